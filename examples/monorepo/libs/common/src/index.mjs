@@ -1,0 +1,4 @@
+/** Formats a greeting; shared by the api and the worker. */
+export function greet(name) {
+  return `hello, ${name}`;
+}

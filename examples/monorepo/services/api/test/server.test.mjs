@@ -1,0 +1,9 @@
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { handler } from '../src/server.mjs';
+
+test('handler answers with JSON', () => {
+  let body = '';
+  handler({}, { setHeader() {}, end(b) { body = b; } });
+  assert.deepEqual(JSON.parse(body), { message: 'hello from api' });
+});

@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { reportProgress, writeOutput } from '../lib/argo-io.ts';
+import { parseToolArgs, runTool } from '../lib/cli.ts';
+import { createLogger } from '../lib/log.ts';
+import type { DiscoveryOutput } from './contract.ts';
+import { DEFAULT_SLOTS, discover } from './discover.ts';
+import { formatTable } from './format.ts';
+
+export const usage = `Usage: forge discover [SOURCE] [options]
+
+Finds the projects of a forge repository, validates their CUE configuration and prints the
+phase groups, tasks and release triggers of one commit.
+
+SOURCE is a local path inside a git work tree (default ".") or a git URL.
+
+Options (each may also come from FORGE_<OPTION>, e.g. FORGE_COMMIT):
+  --repo-url URL      git URL to fetch (instead of SOURCE)
+  --commit SHA        40-hex commit to read (default: the work tree / remote HEAD)
+  --branch NAME       branch the commit is on (evaluates branch release triggers)
+  --tag NAME          tag being built (evaluates tag release triggers)
+  --paths GLOB        only projects under these directories (repeatable, comma-separated in env)
+  --slots N           phase-group slots of the pipeline (default ${DEFAULT_SLOTS})
+  --output FORMAT     table (default) or json
+  --outputs-dir DIR   also write Argo output files to DIR (discovery.json, group-N, ...)
+`;
+
+const options = {
+  'repo-url': { type: 'string' },
+  commit: { type: 'string' },
+  branch: { type: 'string' },
+  tag: { type: 'string' },
+  paths: { type: 'string', multiple: true },
+  slots: { type: 'string' },
+  output: { type: 'string' },
+  'outputs-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const schema = z.object({
+  'repo-url': z.string().min(1).optional(),
+  commit: z.string().optional(),
+  branch: z.string().optional(),
+  tag: z.string().optional(),
+  paths: z.array(z.string()).optional(),
+  slots: z.coerce.number().int().min(1).max(20).default(DEFAULT_SLOTS),
+  output: z.enum(['table', 'json']).default('table'),
+  'outputs-dir': z.string().optional(),
+  help: z.boolean().optional(),
+});
+
+/** Empty strings are how Argo passes "not set" for optional parameters. */
+const orUndefined = (s: string | undefined) => (s ? s : undefined);
+
+export async function main(argv: string[]): Promise<void> {
+  const log = createLogger('discover');
+  await runTool(log, async () => {
+    const { values, positionals } = parseToolArgs(argv, options, schema);
+    if (values.help) {
+      process.stdout.write(usage);
+      return;
+    }
+    const source = orUndefined(values['repo-url']) ?? positionals[0] ?? '.';
+    const result = await discover({
+      source,
+      commit: orUndefined(values.commit),
+      branch: orUndefined(values.branch),
+      tag: orUndefined(values.tag),
+      paths: values.paths?.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean),
+      slots: values.slots,
+      onProgress: (done, total, what) => {
+        log.info({ done, total }, what);
+        void reportProgress(done, total);
+      },
+    });
+    log.info({ timings: result.timings, projects: result.output.projects.length, bytes: Buffer.byteLength(result.json) }, 'discovery done');
+    if (values['outputs-dir']) await writeArgoOutputs(values['outputs-dir'], result.output, result.json);
+    process.stdout.write(values.output === 'json' ? result.json : formatTable(result.output));
+  });
+}
+
+/**
+ * The files forge-discovery's outputs read (`valueFrom.path`): small values for parameters and
+ * the full contract for the artifact. Every file is always written, so no output is ever missing.
+ */
+export async function writeArgoOutputs(dir: string, out: DiscoveryOutput, json: string): Promise<void> {
+  const summary = {
+    commit: out.source.commit,
+    projects: out.projects.length,
+    groups: out.phaseGroups.length,
+    tasks: out.slots.reduce((n, s) => n + s.tasks.length, 0),
+    releaseProjects: out.releaseProjects,
+  };
+  await Promise.all([
+    writeOutput(join(dir, 'discovery.json'), json),
+    writeOutput(join(dir, 'summary.json'), JSON.stringify(summary)),
+    writeOutput(join(dir, 'project-count'), String(summary.projects)),
+    writeOutput(join(dir, 'group-count'), String(summary.groups)),
+    writeOutput(join(dir, 'release-projects'), JSON.stringify(out.releaseProjects)),
+    ...out.slots.map((s) => writeOutput(join(dir, `group-${s.slot}`), JSON.stringify(s.tasks))),
+  ]);
+}
