@@ -116,7 +116,7 @@ export function toForgeError(diagnostics: CueDiagnostic[], files: string[]): For
       line: first?.line,
       column: first?.column,
       field: owner.field || undefined,
-      message: d.message,
+      message: d.message.replace(/^import failed: /, ''),
     });
   }
   const unique = details.filter(

@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { ForgeError, isForgeError } from './errors.ts';
 import type { Logger } from 'pino';
+import { inArgo } from './argo-io.ts';
 
 /**
  * Parses a step tool's argv against its option table, lets `FORGE_<OPTION>` environment
@@ -40,7 +41,7 @@ export async function runTool(log: Logger, main: () => Promise<void>): Promise<v
     await main();
   } catch (e) {
     if (isForgeError(e)) {
-      log.error({ err: e.toJSON() }, e.message);
+      if (inArgo()) log.error({ err: e.toJSON() }, e.message);
       process.stderr.write(`error: ${e.format()}\n`);
       process.exitCode = e.code === 'INVALID_ARGS' ? 2 : 1;
       return;
