@@ -25,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const MANIFEST = path.join(HERE, 'tools.json');
+const MANIFEST = path.resolve(process.env.FORGE_TOOLS_MANIFEST || path.join(HERE, 'tools.json'));
 const TOOLS_HOME = path.resolve(
   process.env.FORGE_TOOLS_HOME || path.join(os.homedir(), '.cache', 'forge-workflows'),
 );
@@ -93,6 +93,9 @@ function loadManifest() {
       module: t.module,
       version: t.version,
       versionArgs: t.versionArgs ?? ['--version'],
+      // Optional: link flags for tools that stamp their version at link time
+      // (e.g. argo); "{version}" is replaced by the pinned version.
+      ldflags: t.ldflags ? String(t.ldflags).replaceAll('{version}', t.version) : null,
       path: path.join(TOOLS_HOME, 'tools', name, t.version, name),
     });
   }
@@ -253,7 +256,7 @@ async function buildViaTempModule(t, tmpBin, logFile) {
         out: `${modPath}@${modVersion}'s go.mod has replace/exclude directives (${directives[0].trim()} …): it cannot be built with go install; pin another version`,
       };
     }
-    const args = ['build', '-o', `${tmpBin}${path.sep}`, t.module];
+    const args = ['build', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), '-o', `${tmpBin}${path.sep}`, t.module];
     const r = await run('go', args, opts);
     return { ...r, command: `cd ${shq(work)} && ${cmdline(env, 'go', args)}` };
   } finally {
@@ -280,7 +283,7 @@ async function installGo(t) {
   const logFile = path.join(LOG_DIR, `${t.name}-${t.version}.log`);
   try {
     const env = { GOBIN: tmpBin };
-    const args = ['install', `${t.module}@${t.version}`];
+    const args = ['install', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), `${t.module}@${t.version}`];
     let r = await run('go', args, { env, logFile });
     r.command = cmdline(env, 'go', args);
     if (r.code !== 0 && LIST_LOOKUP_FAILED.test(r.out)) {

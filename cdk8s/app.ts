@@ -1,0 +1,12 @@
+import { App, YamlOutputType } from 'cdk8s';
+import type { PlatformConfig } from './platform-config.ts';
+import { RbacChart } from './charts/rbac.ts';
+import { TemplatesChart } from './charts/templates.ts';
+
+/** Builds the cdk8s app: one chart per concern, one YAML file per chart. */
+export function buildApp(config: PlatformConfig, outdir: string): App {
+  const app = new App({ outdir, yamlOutputType: YamlOutputType.FILE_PER_CHART, outputFileExtension: '.yaml' });
+  new RbacChart(app, 'rbac', config);
+  new TemplatesChart(app, 'workflow-templates', config);
+  return app;
+}

@@ -1,0 +1,68 @@
+import { ApiObject, Chart } from 'cdk8s';
+import type { Construct } from 'constructs';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { standardLabels } from '../constructs/labels.ts';
+import type { PlatformConfig } from '../platform-config.ts';
+
+type Model = { toJSON(): unknown; validate(): void; metadata?: { name?: string } };
+
+function add(scope: Construct, model: Model): ApiObject {
+  model.validate();
+  const json = model.toJSON() as ConstructorParameters<typeof ApiObject>[2];
+  return new ApiObject(scope, `${json.kind}-${json.metadata?.name}`, json);
+}
+
+/**
+ * Least-privilege identities: the workflow pods' account may only report its own task results
+ * (what Argo's emissary executor needs); the submitter account (GitHub Actions, the forge CLI)
+ * may create and watch workflows from the templates, and read their logs, nothing else. Neither
+ * is the namespace's `default` account.
+ */
+export class RbacChart extends Chart {
+  constructor(scope: Construct, id: string, config: PlatformConfig) {
+    super(scope, id, { namespace: config.namespace, disableResourceNameHashes: true });
+    const ns = config.namespace;
+    const { workflow, submitter } = config.serviceAccounts;
+
+    add(this, new ServiceAccount({ metadata: { name: workflow, namespace: ns, labels: standardLabels('rbac') } }));
+    add(
+      this,
+      new Role({
+        metadata: { name: `${workflow}-executor`, namespace: ns, labels: standardLabels('rbac') },
+        rules: [{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }],
+      }),
+    );
+    add(
+      this,
+      new RoleBinding({
+        metadata: { name: `${workflow}-executor`, namespace: ns, labels: standardLabels('rbac') },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${workflow}-executor` },
+        subjects: [{ kind: 'ServiceAccount', name: workflow, namespace: ns }],
+      }),
+    );
+
+    add(this, new ServiceAccount({ metadata: { name: submitter, namespace: ns, labels: standardLabels('rbac') }, automountServiceAccountToken: false }));
+    add(
+      this,
+      new Role({
+        metadata: { name: `${submitter}`, namespace: ns, labels: standardLabels('rbac') },
+        rules: [
+          { apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['create', 'get', 'list', 'watch'] },
+          { apiGroups: ['argoproj.io'], resources: ['workflowtemplates'], verbs: ['get', 'list'] },
+          { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+          { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+        ],
+      }),
+    );
+    add(
+      this,
+      new RoleBinding({
+        metadata: { name: `${submitter}`, namespace: ns, labels: standardLabels('rbac') },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: submitter },
+        subjects: [{ kind: 'ServiceAccount', name: submitter, namespace: ns }],
+      }),
+    );
+  }
+}

@@ -1,0 +1,132 @@
+import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Template as ITemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Template';
+import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Parameter as IParameter } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Parameter';
+import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Artifact as IArtifact } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Artifact';
+import { imageReference, type PlatformConfig } from '../platform-config.ts';
+import { standardLabels } from './labels.ts';
+
+export type { ITemplate, IParameter, IArtifact };
+
+/** Where step tools write the files their outputs are read from. */
+export const OUTPUTS_DIR = '/tmp/outputs';
+
+export interface StepInput {
+  /** Argo input parameter name (kebab-case); reaches the tool as env FORGE_<NAME>. */
+  name: string;
+  description: string;
+  /** Omit for a required input. Empty string means "not set" to the tools. */
+  default?: string;
+  enum?: string[];
+}
+
+export interface StepOutput {
+  name: string;
+  description: string;
+  /** File name under OUTPUTS_DIR the tool writes. */
+  file: string;
+  /** Value when the step did not run or did not write the file (consumers of skipped nodes read it). */
+  default: string;
+}
+
+export interface StepTemplateProps {
+  /** Template name (also the Argo node name in the UI). */
+  name: string;
+  /** `forge <command>` run by the container. */
+  command: string;
+  inputs: StepInput[];
+  /** Constant settings, passed as env FORGE_<NAME>=value (from platform config, never from users). */
+  settings?: Record<string, string>;
+  outputs: StepOutput[];
+  /** Large results kept as artifacts when an artifact repository is configured. */
+  artifacts?: { name: string; file: string; description: string }[];
+  /** Deadline of one attempt, seconds. */
+  timeoutSeconds: number;
+  /** Retries on infrastructure errors (pod evicted, node lost); a failing tool is not retried. */
+  retries?: number;
+}
+
+export function envName(name: string): string {
+  return `FORGE_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/**
+ * The one way a containerized step tool becomes an Argo template. It fixes what every step must
+ * have: the pinned step image, inputs passed as environment variables (never spliced into a
+ * shell), outputs read from files with defaults, a non-root read-only container with no
+ * capabilities, requests and limits, and a writable /tmp.
+ */
+export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): ITemplate {
+  const uid = config.steps.runAsUser;
+  const artifacts: IArtifact[] = config.artifactRepositoryRef
+    ? (props.artifacts ?? []).map((a) => ({ name: a.name, path: `${OUTPUTS_DIR}/${a.file}`, archive: { none: {} } }))
+    : [];
+  return {
+    name: props.name,
+    metadata: { labels: { ...standardLabels(props.name) } },
+    inputs: { parameters: props.inputs.map(toInputParameter) },
+    outputs: {
+      parameters: props.outputs.map<IParameter>((o) => ({
+        name: o.name,
+        description: o.description,
+        valueFrom: { path: `${OUTPUTS_DIR}/${o.file}`, default: o.default },
+      })),
+      ...(artifacts.length > 0 ? { artifacts } : {}),
+    },
+    activeDeadlineSeconds: String(props.timeoutSeconds),
+    ...(props.retries ? { retryStrategy: { limit: String(props.retries), retryPolicy: 'OnError' } } : {}),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: uid,
+      runAsGroup: uid,
+      fsGroup: uid,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }],
+    container: {
+      name: 'main',
+      image: imageReference(config.images.steps),
+      imagePullPolicy: config.imagePullPolicy,
+      command: ['forge', props.command],
+      env: [
+        ...props.inputs.map((i) => ({ name: envName(i.name), value: `{{inputs.parameters.${i.name}}}` })),
+        ...Object.entries(props.settings ?? {}).map(([k, value]) => ({ name: envName(k), value })),
+        { name: envName('outputs-dir'), value: OUTPUTS_DIR },
+        { name: 'HOME', value: '/tmp' },
+      ],
+      resources: {
+        requests: { ...config.steps.resources.requests },
+        limits: { ...config.steps.resources.limits },
+      },
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: uid,
+        runAsGroup: uid,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    },
+  };
+}
+
+function toInputParameter(i: StepInput): IParameter {
+  return {
+    name: i.name,
+    description: i.description,
+    ...(i.default !== undefined ? { default: i.default } : {}),
+    ...(i.enum ? { enum: i.enum } : {}),
+  };
+}
+
+/** Workflow-level arguments for the same inputs, so the template is submittable from the UI. */
+export function workflowArguments(inputs: StepInput[]): IParameter[] {
+  return inputs.map((i) => ({
+    name: i.name,
+    description: i.description,
+    // Required inputs carry no value: Argo then refuses a submission that does not give one.
+    ...(i.default !== undefined ? { value: i.default } : {}),
+    ...(i.enum ? { enum: i.enum } : {}),
+  }));
+}

@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { ForgeError } from '../steps/lib/errors.ts';
+
+/**
+ * The platform configuration: everything a platform team sets when it installs forge-workflows.
+ * Every field is documented here and in docs/platform-config.md; `npm run synth` refuses a file
+ * that does not match, naming the field.
+ */
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")')
+  .max(63);
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a Kubernetes quantity such as "250m" or "512Mi"');
+const registryHost = z.string().regex(/^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._/-]+)?$/, 'must be a registry host with an optional path, e.g. "registry.example.com/forge"');
+
+const resources = z.strictObject({
+  requests: z.strictObject({ cpu: quantity, memory: quantity }),
+  limits: z.strictObject({ cpu: quantity, memory: quantity }),
+});
+
+export const imageSchema = z
+  .strictObject({
+    /** Repository without tag, e.g. `registry.example.com/forge/steps`. */
+    repository: registryHost,
+    /** Tag of the image; `latest` is refused (a template must pin what it runs). */
+    tag: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/)
+      .refine((t) => t !== 'latest', 'the tag "latest" is not allowed: pin a version or a digest')
+      .optional(),
+    /** Digest, preferred over the tag when both are set (`sha256:<64 hex>`). */
+    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" and 64 hexadecimal digits').optional(),
+  })
+  .refine((i) => i.tag || i.digest, 'set a tag or a digest');
+
+const pool = z.strictObject({
+  /** Worker replicas when idle (KEDA scales between min and max on queue lag). */
+  minReplicas: z.number().int().min(0).default(1),
+  maxReplicas: z.number().int().min(1).max(50).default(5),
+  /** Size of the persistent git cache of each worker. */
+  cacheSize: quantity.default('50Gi'),
+  resources: resources.optional(),
+});
+
+export const platformConfigSchema = z.strictObject({
+  /** Namespace the WorkflowTemplates, service accounts and workflows live in. */
+  namespace: dnsLabel,
+  images: z.strictObject({
+    /** The step-tool image (every `forge <command>` step runs it). */
+    steps: imageSchema,
+  }),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+  registries: z
+    .strictObject({
+      /** Where developers and CI push images (quarantine). */
+      incoming: registryHost,
+      /** Only verify-and-promote writes here; clusters admit images from here only. */
+      trusted: registryHost,
+      /** Artifact tracking images (`<tracking>/<repo>/<project>/<artifact>:sha-<commit>`). */
+      tracking: registryHost,
+      /** Release OCI images (`<release>/<repo>/<project>:sha-<commit>`). */
+      release: registryHost,
+    })
+    .refine((r) => r.incoming !== r.trusted, { message: 'incoming and trusted registries must differ', path: ['trusted'] }),
+  pipeline: z
+    .strictObject({
+      /** Phase-group slots of forge-pipeline (a repository may define at most this many groups). */
+      phaseGroupSlots: z.number().int().min(1).max(20).default(6),
+      /** Most pods of one workflow running at once. */
+      parallelism: z.number().int().min(1).max(1000).default(100),
+      /** Hard deadline of a whole pipeline run, seconds (24 h). */
+      activeDeadlineSeconds: z.number().int().min(60).max(7 * 86400).default(86400),
+      /** Deadline of discovery, seconds. */
+      discoveryTimeoutSeconds: z.number().int().min(30).max(3600).default(600),
+    })
+    .prefault({}),
+  /** Hot worker pools (NATS JetStream work queues). */
+  pools: z
+    .strictObject({
+      discovery: pool.prefault({}),
+      ci: pool.prefault({}),
+      artifact: pool.prefault({}),
+      release: pool.prefault({}),
+    })
+    .prefault({}),
+  /**
+   * Artifact repository for full reports (discovery JSON, scan reports), by reference to the
+   * ConfigMap Argo reads. Without it the pipeline runs on parameters alone.
+   */
+  artifactRepositoryRef: z.strictObject({ configMap: dnsLabel, key: z.string().min(1) }).optional(),
+  steps: z
+    .strictObject({
+      /** Requests and limits of a step pod (dispatchers and light tools). */
+      resources: resources.default({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } }),
+      /** Numeric user and group every step container runs as (never 0). */
+      runAsUser: z.number().int().min(1).default(65532),
+    })
+    .prefault({}),
+  /** Service account names (created by the RBAC chart). */
+  serviceAccounts: z
+    .strictObject({
+      /** Runs workflow pods: may only report task results. */
+      workflow: dnsLabel.default('forge-workflow'),
+      /** Used by GitHub Actions / the forge CLI to submit and watch workflows. */
+      submitter: dnsLabel.default('forge-submitter'),
+    })
+    .prefault({}),
+});
+
+export type PlatformConfig = z.infer<typeof platformConfigSchema>;
+export type ImageRef = z.infer<typeof imageSchema>;
+
+/** `repo@sha256:…` when a digest is pinned, else `repo:tag`. */
+export function imageReference(image: ImageRef): string {
+  return image.digest ? `${image.repository}@${image.digest}` : `${image.repository}:${image.tag}`;
+}
+
+/** Validates a parsed configuration; errors name the file and every bad field. */
+export function parsePlatformConfig(value: unknown, file = '<platform config>'): PlatformConfig {
+  const result = platformConfigSchema.safeParse(value);
+  if (!result.success) {
+    throw new ForgeError(
+      'INVALID_CONFIG',
+      `invalid platform configuration ${file}`,
+      result.error.issues.map((i) => ({ file, field: i.path.join('.') || '(root)', message: i.message })),
+    );
+  }
+  return result.data;
+}
+
+export async function loadPlatformConfig(file: string): Promise<PlatformConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ForgeError('INVALID_CONFIG', `cannot read platform configuration ${file}: ${(cause as Error).message}`, [], { cause });
+  }
+  let value: unknown;
+  try {
+    value = parse(text, { prettyErrors: true });
+  } catch (cause) {
+    throw new ForgeError('INVALID_CONFIG', `platform configuration ${file} is not valid YAML`, [{ file, message: (cause as Error).message.split('\n')[0]! }], { cause });
+  }
+  return parsePlatformConfig(value, file);
+}

@@ -1,0 +1,78 @@
+import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
+import { standardLabels } from '../cdk8s/constructs/labels.ts';
+import { stepTemplate, workflowArguments, type StepInput, type StepOutput } from '../cdk8s/constructs/step-template.ts';
+import type { PlatformConfig } from '../cdk8s/platform-config.ts';
+import { workflowMetadata } from './metadata.ts';
+
+export const DISCOVERY_TEMPLATE = 'forge-discovery';
+/** Name of the template inside forge-discovery that `templateRef`s point at. */
+export const DISCOVER_STEP = 'discover';
+
+export const discoveryInputs: StepInput[] = [
+  { name: 'repo-url', description: 'Git URL of the repository to discover (https://… or ssh). Credentials come from the pod, never from this value.' },
+  { name: 'commit', description: 'Full 40-character SHA of the commit to discover.' },
+  { name: 'branch', description: 'Branch the commit was pushed to; evaluates `{branch: …}` release triggers. Empty for none.', default: '' },
+  { name: 'tag', description: 'Tag being built (`v1.2.3` or `<project>/v1.2.3`); evaluates `{tag: true}` release triggers. Empty for none.', default: '' },
+  { name: 'paths', description: 'Comma-separated globs of project directories to keep (`services/**`). Empty keeps every project.', default: '' },
+];
+
+/** Output parameters of the discover step; `group-<n>` are added per slot. */
+export function discoveryOutputs(slots: number): StepOutput[] {
+  return [
+    { name: 'project-count', file: 'project-count', default: '0', description: 'Number of projects discovered.' },
+    { name: 'group-count', file: 'group-count', default: '0', description: 'Number of phase groups the repository defines.' },
+    { name: 'release-projects', file: 'release-projects', default: '[]', description: 'JSON array of the projects whose release triggers fired.' },
+    { name: 'summary', file: 'summary.json', default: '{}', description: 'JSON summary: commit, projects, groups, tasks, releaseProjects.' },
+    ...Array.from({ length: slots }, (_, i) => ({
+      name: `group-${i + 1}`,
+      file: `group-${i + 1}`,
+      default: '[]',
+      description: `JSON array of the tasks of phase-group slot ${i + 1} ({id, phase, project, path, group, timeout, steps}); [] when the slot is unused.`,
+    })),
+  ];
+}
+
+/**
+ * forge-discovery: finds the projects of one commit, validates their CUE configuration and
+ * plans the run (docs/templates/discovery.md). Submittable alone; forge-pipeline calls its
+ * `discover` template through templateRef.
+ */
+export function discoveryTemplate(config: PlatformConfig): IWorkflowTemplate {
+  const slots = config.pipeline.phaseGroupSlots;
+  const discover = stepTemplate(config, {
+    name: DISCOVER_STEP,
+    command: 'discover',
+    inputs: discoveryInputs,
+    settings: { slots: String(slots), output: 'json' },
+    outputs: discoveryOutputs(slots),
+    artifacts: [{ name: 'discovery', file: 'discovery.json', description: 'The full discovery output (docs/discovery-contract.md).' }],
+    timeoutSeconds: config.pipeline.discoveryTimeoutSeconds,
+    retries: 2,
+  });
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'WorkflowTemplate',
+    metadata: {
+      name: DISCOVERY_TEMPLATE,
+      namespace: config.namespace,
+      labels: standardLabels('discovery'),
+      annotations: {
+        'workflows.argoproj.io/title': 'Forge discovery',
+        'workflows.argoproj.io/description':
+          'Finds the projects of one commit, validates their `.forge` CUE configuration and plans the run: ' +
+          'phase groups, the tasks of each group slot and the projects whose release triggers fired.',
+      },
+    },
+    spec: {
+      entrypoint: DISCOVER_STEP,
+      serviceAccountName: config.serviceAccounts.workflow,
+      activeDeadlineSeconds: config.pipeline.discoveryTimeoutSeconds + 60,
+      ...(config.artifactRepositoryRef ? { artifactRepositoryRef: { ...config.artifactRepositoryRef } } : {}),
+      arguments: { parameters: workflowArguments(discoveryInputs) },
+      workflowMetadata: workflowMetadata('Discovery'),
+      templates: [
+        discover,
+      ],
+    },
+  };
+}

@@ -1,0 +1,8 @@
+import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
+import type { PlatformConfig } from '../cdk8s/platform-config.ts';
+import { discoveryTemplate } from './discovery.ts';
+
+/** The library's WorkflowTemplates, in the order they run. */
+export function workflowTemplates(config: PlatformConfig): IWorkflowTemplate[] {
+  return [discoveryTemplate(config)];
+}
