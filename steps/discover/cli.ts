@@ -25,7 +25,7 @@ Options (each may also come from FORGE_<OPTION>, e.g. FORGE_COMMIT):
   --outputs-dir DIR   also write Argo output files to DIR (discovery.json, group-N, ...)
 `;
 
-const options = {
+export const options = {
   'repo-url': { type: 'string' },
   commit: { type: 'string' },
   branch: { type: 'string' },

@@ -1,0 +1,70 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ForgeError } from '../steps/lib/errors.ts';
+import { imageReference, loadPlatformConfig, parsePlatformConfig } from './platform-config.ts';
+
+const exampleFile = fileURLToPath(new URL('./platform.example.yaml', import.meta.url));
+const example = parse(readFileSync(exampleFile, 'utf8')) as Record<string, unknown>;
+
+function rejected(value: unknown): ForgeError {
+  try {
+    parsePlatformConfig(value, 'platform.yaml');
+  } catch (e) {
+    expect(e).toBeInstanceOf(ForgeError);
+    return e as ForgeError;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('platform configuration', () => {
+  it('accepts the committed example and fills defaults', async () => {
+    const config = await loadPlatformConfig(exampleFile);
+    expect(config.pipeline.phaseGroupSlots).toBe(6);
+    expect(imageReference(config.images.steps)).toBe('registry.example.com/forge/steps:0.1.0');
+    const minimal = parsePlatformConfig({
+      namespace: 'ci',
+      images: { steps: { repository: 'r.example/steps', digest: `sha256:${'a'.repeat(64)}` } },
+      registries: { incoming: 'in.example', trusted: 'tr.example', tracking: 'tr.example/t', release: 'tr.example/r' },
+    });
+    expect(minimal.steps.runAsUser).toBe(65532);
+    expect(minimal.serviceAccounts.workflow).toBe('forge-workflow');
+    expect(minimal.pools.ci.maxReplicas).toBe(5);
+    expect(minimal.artifactRepositoryRef).toBeUndefined();
+    expect(imageReference(minimal.images.steps)).toBe(`r.example/steps@sha256:${'a'.repeat(64)}`);
+  });
+
+  it.each([
+    ['a latest tag', { images: { steps: { repository: 'r.example/steps', tag: 'latest' } } }, 'images.steps.tag', /latest/],
+    ['an image without tag or digest', { images: { steps: { repository: 'r.example/steps' } } }, 'images.steps', /tag or a digest/],
+    ['a malformed digest', { images: { steps: { repository: 'r.example/steps', digest: 'sha256:abc' } } }, 'images.steps.digest', /64 hexadecimal/],
+    ['too many phase-group slots', { pipeline: { phaseGroupSlots: 40 } }, 'pipeline.phaseGroupSlots', /20/],
+    ['a misspelled field', { pipeline: { phaseGroupSlot: 4 } }, 'pipeline', /phaseGroupSlot/],
+    ['a bad namespace', { namespace: 'Forge_CI' }, 'namespace', /DNS label/],
+    ['root as the step user', { steps: { runAsUser: 0 } }, 'steps.runAsUser', /1/],
+    ['the same incoming and trusted registry', { registries: { incoming: 'r.example', trusted: 'r.example', tracking: 't', release: 'r' } }, 'registries.trusted', /differ/],
+    ['a bad quantity', { steps: { resources: { requests: { cpu: 'lots', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } } } }, 'steps.resources.requests.cpu', /quantity/],
+  ])('rejects %s, naming the field', (_what, patch, field, message) => {
+    const e = rejected({ ...example, ...patch });
+    expect(e.code).toBe('INVALID_CONFIG');
+    const detail = e.details.find((d) => d.field === field);
+    expect(detail, JSON.stringify(e.details)).toBeDefined();
+    expect(`${detail!.field} ${detail!.message}`).toMatch(message);
+    expect(detail!.file).toBe('platform.yaml');
+  });
+
+  it('names the file when it is not YAML or does not exist', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'forge-config-'));
+    try {
+      await writeFile(join(dir, 'bad.yaml'), 'namespace: [unclosed\n');
+      await expect(loadPlatformConfig(join(dir, 'bad.yaml'))).rejects.toThrow(/bad\.yaml is not valid YAML/);
+      await expect(loadPlatformConfig(join(dir, 'missing.yaml'))).rejects.toThrow(/cannot read platform configuration .*missing\.yaml/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
