@@ -90,7 +90,7 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
 }
 
 function finish(output: DiscoveryOutput, timings: DiscoverResult['timings']): DiscoverResult {
-  const json = `${JSON.stringify(output, null, 2)}\n`;
+  const json = `${JSON.stringify(output)}\n`;
   const bytes = Buffer.byteLength(json);
   if (bytes > MAX_OUTPUT_BYTES) {
     throw new ForgeError(

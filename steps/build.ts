@@ -1,0 +1,37 @@
+/**
+ * `npm run build`: bundles the step tools into one ESM file for the step image
+ * (dist/bundles/forge.mjs) next to the CUE schema it evaluates with (dist/bundles/forge.cue).
+ * The image runs `forge <command>` with FORGE_CUE_SCHEMA pointing at the schema.
+ */
+import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}dist/bundles`;
+
+export async function bundle(): Promise<{ file: string; bytes: number }> {
+  await mkdir(outdir, { recursive: true });
+  await build({
+    entryPoints: [`${root}steps/cli.ts`],
+    outfile: `${outdir}/forge.mjs`,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    define: { 'process.env.FORGE_CLI_MAIN': '"1"' },
+    // Some CommonJS dependencies call require(); give the ESM bundle one.
+    banner: { js: "import { createRequire as __forgeRequire } from 'node:module'; const require = __forgeRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  await copyFile(`${root}steps/lib/cue/forge.cue`, `${outdir}/forge.cue`);
+  const file = `${outdir}/forge.mjs`;
+  return { file, bytes: (await stat(file)).size };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { file, bytes } = await bundle();
+  process.stdout.write(`${file}: ${(bytes / 1024).toFixed(0)} KiB\n`);
+}

@@ -1,0 +1,22 @@
+/**
+ * `npm run bench [-- suite…]`: speed and memory targets, each measured against a baseline in the
+ * same run. Prints progress lines, then one summary line per suite, last.
+ */
+import { benchDiscovery } from './discovery.ts';
+
+const suites: Record<string, (log: (line: string) => void) => Promise<string>> = {
+  discovery: benchDiscovery,
+};
+
+const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = asked.filter((a) => !(a in suites));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown bench suite(s): ${unknown.join(', ')}; available: ${Object.keys(suites).join(', ')}\n`);
+  process.exit(2);
+}
+const summaries: string[] = [];
+for (const name of asked.length > 0 ? asked : Object.keys(suites)) {
+  process.stdout.write(`# ${name}\n`);
+  summaries.push(await suites[name]!((line) => process.stdout.write(`  ${line}\n`)));
+}
+process.stdout.write(`${summaries.join('\n')}\n`);
