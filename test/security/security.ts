@@ -154,19 +154,19 @@ function checkContainer(site: ContainerSite, report: (rule: SecurityRule, messag
   if (user?.value === 0) report('run-as-user', 'runAsUser is 0 (root)', user.path);
 
   if (sc.readOnlyRootFilesystem !== true) {
-    report('read-only-root-filesystem', `readOnlyRootFilesystem is ${JSON.stringify(sc.readOnlyRootFilesystem ?? null)}`, `${scPath}.readOnlyRootFilesystem`);
+    report('read-only-root-filesystem', `readOnlyRootFilesystem is ${shown(sc.readOnlyRootFilesystem)}`, `${scPath}.readOnlyRootFilesystem`);
   }
   if (sc.allowPrivilegeEscalation !== false) {
-    report('allow-privilege-escalation', `allowPrivilegeEscalation is ${JSON.stringify(sc.allowPrivilegeEscalation ?? null)}`, `${scPath}.allowPrivilegeEscalation`);
+    report('allow-privilege-escalation', `allowPrivilegeEscalation is ${shown(sc.allowPrivilegeEscalation)}`, `${scPath}.allowPrivilegeEscalation`);
   }
   const drop = arr(obj(sc.capabilities).drop);
-  if (!drop.includes('ALL')) report('capabilities-drop-all', `capabilities.drop is ${JSON.stringify(drop)}`, `${scPath}.capabilities.drop`);
+  if (!drop.includes('ALL')) report('capabilities-drop-all', `capabilities.drop is ${shown(obj(sc.capabilities).drop)}`, `${scPath}.capabilities.drop`);
   if (sc.privileged === true) report('privileged', 'privileged is true', `${scPath}.privileged`);
 
   const seccomp = effective(site, 'seccompProfile');
   const seccompType = obj(seccomp?.value).type;
   if (seccompType !== 'RuntimeDefault') {
-    report('seccomp-profile', seccomp ? `seccompProfile.type is ${JSON.stringify(seccompType ?? null)}` : 'seccompProfile is not set at container, template or workflow level', seccomp?.path ?? `${scPath}.seccompProfile`);
+    report('seccomp-profile', seccomp ? `seccompProfile.type is ${shown(seccompType)}` : 'seccompProfile is not set at container, template or workflow level', seccomp?.path ?? `${scPath}.seccompProfile`);
   }
 
   const resources = obj(c.resources);
@@ -205,6 +205,10 @@ function checkContainer(site: ContainerSite, report: (rule: SecurityRule, messag
       });
     }
   }
+}
+
+function shown(v: unknown): string {
+  return v === undefined ? 'not set' : `${JSON.stringify(v)}`;
 }
 
 function firstInterpolation(text: string): string {
