@@ -288,7 +288,7 @@ async function installGo(t) {
     r.command = cmdline(env, 'go', args);
     if (r.code !== 0 && LIST_LOOKUP_FAILED.test(r.out)) {
       const why = r.out.split('\n').find((l) => /loading (deprecation|retractions)/.test(l)) ?? '';
-      console.log(`${label(t)} … module proxy refused the version list (${why.replace(/^go: /, '').slice(0, 200)})`);
+      console.log(`${label(t)} … module proxy refused the version list (${why.replace(/^go: \S+@\S+: /, '').slice(0, 300)})`);
       console.log(`${label(t)} … building via go get ${t.module}@${t.version} + go build in a temp module`);
       r = await buildViaTempModule(t, tmpBin, logFile);
     }

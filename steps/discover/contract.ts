@@ -94,9 +94,10 @@ export function buildDiscovery(input: BuildInput): DiscoveryOutput {
       continue;
     }
     seen.set(config.name, file);
-    for (const message of invalidBranchPatterns(config)) errors.push({ file, field: 'release.on', message });
+    const badPatterns = invalidBranchPatterns(config);
+    for (const message of badPatterns) errors.push({ file, field: 'release.on', message });
     errors.push(...checkParticipation(config, repo, file));
-    const trigger = evaluateTriggers(config, repo, input.context);
+    const trigger = badPatterns.length > 0 ? { triggered: false } : evaluateTriggers(config, repo, input.context);
     projects.push({
       name: config.name,
       path: posix.dirname(posix.dirname(file)),

@@ -289,3 +289,14 @@ artifacts: lib: {type: "archive", producer: earthly: target: "+tar", publishers:
     expect(e.message).toMatch(/over the 1 MiB limit/);
   });
 });
+
+describe('discover: a work tree in place', () => {
+  it("takes the work tree's current branch when none is given", async () => {
+    const r = await repo(sampleRepo());
+    const { output } = await discover({ source: r.dir });
+    expect(output.source.branch).toBe('main');
+    expect(output.releaseProjects).toEqual(['api']);
+    const other = await discover({ source: r.dir, branch: 'feature/x' });
+    expect(other.output.releaseProjects).toEqual([]);
+  });
+});

@@ -52,10 +52,12 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
     const projectFiles = files.projects.filter((f) => !matches || matches(f.slice(0, -'/.forge/project.cue'.length) || '.'));
     const findMs = lap();
     progress(2, 4, `found ${projectFiles.length} project(s)`);
+    // Discovering a work tree in place: its current branch is the natural default.
+    const branch = opts.branch ?? (opts.tag ? undefined : checkout.branch);
     const source: DiscoveryOutput['source'] = {
       ...(isGitUrl(opts.source) ? { repository: redactUrl(opts.source) } : {}),
       commit: checkout.commit,
-      ...(opts.branch ? { branch: opts.branch } : {}),
+      ...(branch ? { branch } : {}),
       ...(opts.tag ? { tag: opts.tag } : {}),
       ...(opts.paths?.length ? { paths: opts.paths } : {}),
     };
@@ -77,7 +79,7 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
       repo: evaluated.repo,
       projects: projectFiles.map((file, i) => ({ file, config: evaluated.projects[i]! })),
       source,
-      context: { branch: opts.branch, tag: opts.tag },
+      context: { branch, tag: opts.tag },
       slots,
     });
     output.warnings.push(...files.skipped.map((s) => `${s.file}: skipped (${s.reason})`));

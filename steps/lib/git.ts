@@ -16,6 +16,8 @@ export interface Checkout {
   commit: string;
   /** True when `dir` is the caller's own work tree (which may hold uncommitted changes). */
   workTree: boolean;
+  /** The work tree's current branch, when it is used in place and not detached. */
+  branch?: string;
   cleanup(): Promise<void>;
 }
 
@@ -80,7 +82,8 @@ export async function openSource(source: string, ref?: string): Promise<Checkout
   }
   const head = await headCommit(dir);
   if (!ref || ref === head || ref === 'HEAD') {
-    return { dir, commit: head ?? '0'.repeat(40), workTree: true, cleanup: async () => undefined };
+    const branch = (await git(dir).raw(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '')).trim();
+    return { dir, commit: head ?? '0'.repeat(40), workTree: true, ...(branch ? { branch } : {}), cleanup: async () => undefined };
   }
   const top = (await git(dir).revparse(['--show-toplevel'])).trim();
   const checkout = await shallowCheckout(`file://${top}`, ref);

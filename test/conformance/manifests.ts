@@ -26,7 +26,10 @@ export const VARIANT_DIGEST = `sha256:${createHash('sha256').update('forge-workf
 export const VARIANTS: Variant[] = [
   {
     name: 'example',
-    description: 'cdk8s/platform.example.yaml: image by tag, artifact repository',
+    // Plain `npm run synth`: FORGE_PLATFORM_CONFIG from the environment, if set, applies as it does there.
+    description: process.env.FORGE_PLATFORM_CONFIG
+      ? `FORGE_PLATFORM_CONFIG=${process.env.FORGE_PLATFORM_CONFIG}`
+      : 'cdk8s/platform.example.yaml: image by tag, artifact repository',
     outdir: (repoRoot) => join(repoRoot, 'dist', 'manifests'),
   },
   {
@@ -75,7 +78,7 @@ export async function synthVariant(variant: Variant, repoRoot: string, tmpDir: s
   }
   const result = await execa('npm', ['run', '--silent', 'synth'], { cwd: repoRoot, env, reject: false, timeout: 180_000 });
   const output = [result.stdout, result.stderr].map((s) => s.trim()).filter(Boolean).join('\n');
-  if (result.exitCode !== 0) return { ok: false, output: output || result.message, problems: [`npm run synth exited with ${result.exitCode ?? result.signal}`] };
+  if (result.exitCode !== 0) return { ok: false, output: output || (result.message ?? ''), problems: [`npm run synth exited with ${result.exitCode ?? result.signal}`] };
 
   const set: ManifestSet = {
     name: variant.name,
