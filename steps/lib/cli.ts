@@ -2,7 +2,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { ForgeError, isForgeError } from './errors.ts';
 import type { Logger } from 'pino';
-import { inArgo } from './argo-io.ts';
+import { inArgo, writeOutput } from './argo-io.ts';
+import { createLogger } from './log.ts';
 
 /**
  * Parses a step tool's argv against its option table, lets `FORGE_<OPTION>` environment
@@ -50,4 +51,54 @@ export async function runTool(log: Logger, main: () => Promise<void>): Promise<v
     process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
     process.exitCode = 70;
   }
+}
+
+/** What a step tool's `run` returns: its result, the Argo output files, and a readable summary. */
+export interface StepOutcome {
+  result: unknown;
+  /** File name (under --outputs-dir) → content. */
+  outputs?: Record<string, string>;
+  /** Printed instead of the JSON result unless `--output json`. */
+  text?: string;
+}
+
+export interface StepSpec<S extends z.ZodType> {
+  tool: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  schema: S;
+  run(values: z.infer<S>, positionals: string[], log: Logger): Promise<StepOutcome>;
+}
+
+/** Options every supply-chain step shares (output format, Argo output files, help). */
+export const commonOptions = {
+  output: { type: 'string' },
+  'outputs-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const commonSchema = {
+  output: z.enum(['text', 'json']).default('text'),
+  'outputs-dir': z.string().optional(),
+  help: z.boolean().optional(),
+};
+
+/**
+ * The main of a step tool: parse and validate options (flags or FORGE_<OPTION>), run, write the
+ * Argo output files, print the result. Errors become `file:line: message` lines and exit codes.
+ */
+export async function stepMain<S extends z.ZodType>(argv: string[], spec: StepSpec<S>): Promise<void> {
+  const log = createLogger(spec.tool);
+  await runTool(log, async () => {
+    const { values, positionals } = parseToolArgs(argv, spec.options, spec.schema);
+    const v = values as { help?: boolean; output?: string; 'outputs-dir'?: string };
+    if (v.help) {
+      process.stdout.write(spec.usage);
+      return;
+    }
+    const outcome = await spec.run(values, positionals, log);
+    const dir = v['outputs-dir'];
+    if (dir) await Promise.all(Object.entries(outcome.outputs ?? {}).map(([file, content]) => writeOutput(`${dir}/${file}`, content)));
+    process.stdout.write(v.output === 'json' || !outcome.text ? `${JSON.stringify(outcome.result, null, 2)}\n` : outcome.text);
+  });
 }

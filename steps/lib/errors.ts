@@ -13,7 +13,13 @@ export type ForgeErrorCode =
   | 'CUE_INVALID'
   | 'DISCOVERY_INVALID'
   | 'OUTPUT_TOO_LARGE'
-  | 'VERSION_MISMATCH';
+  | 'VERSION_MISMATCH'
+  | 'SIGNATURE_INVALID'
+  | 'SCAN_BLOCKED'
+  | 'POLICY_VIOLATION'
+  | 'COPY_FAILED'
+  | 'ATTESTATION_FAILED'
+  | 'RECORD_FAILED';
 
 export interface ForgeErrorDetail {
   /** File the problem is in, relative to the repository root when there is one. */

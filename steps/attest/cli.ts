@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { attestPromotion } from './attest.ts';
+
+export const usage = `Usage: forge attest --image TRUSTED@sha256:… --source REF --key KEY --verify-key PUB --transparency-log true|false [...]
+
+Signs a promotion attestation (in-toto, predicate https://forge.dev/attestations/promotion/v1)
+on the trusted image with the promotion key, then verifies it with the public key.
+The private key's password comes from COSIGN_PASSWORD.
+  --signer WHO --scan-summary JSON --policy-results JSON    what the earlier steps found
+  --workflow-name NAME --workflow-uid UID                   default: ARGO_WORKFLOW_NAME / _UID
+`;
+
+const json = z.string().transform((s, ctx) => {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+    return z.NEVER;
+  }
+});
+
+export const options = {
+  image: { type: 'string' },
+  source: { type: 'string' },
+  key: { type: 'string' },
+  'verify-key': { type: 'string' },
+  'transparency-log': { type: 'string' },
+  signer: { type: 'string' },
+  'scan-summary': { type: 'string' },
+  'policy-results': { type: 'string' },
+  'workflow-name': { type: 'string' },
+  'workflow-uid': { type: 'string' },
+  ...commonOptions,
+} as const;
+
+const schema = z.object({
+  image: z.string().regex(/@sha256:[0-9a-f]{64}$/, 'must be pinned by digest'),
+  source: z.string().min(1),
+  key: z.string().min(1),
+  'verify-key': z.string().min(1),
+  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }),
+  signer: z.string().default(''),
+  'scan-summary': json.default('{}'),
+  'policy-results': json.default('[]'),
+  'workflow-name': z.string().default(process.env.ARGO_WORKFLOW_NAME ?? 'local'),
+  'workflow-uid': z.string().default(process.env.ARGO_WORKFLOW_UID ?? ''),
+  ...commonSchema,
+});
+
+export function main(argv: string[]): Promise<void> {
+  return stepMain(argv, {
+    tool: 'attest',
+    usage,
+    options,
+    schema,
+    async run(v) {
+      const transparencyLog = v['transparency-log'] === 'true';
+      const digest = v.image.split('@')[1]!;
+      const result = await attestPromotion(
+        v.image,
+        {
+          source: v.source,
+          digest,
+          trusted: v.image,
+          signer: v.signer,
+          scan: v['scan-summary'],
+          policy: v['policy-results'],
+          workflow: { name: v['workflow-name'], uid: v['workflow-uid'] },
+          promotedAt: new Date().toISOString(),
+        },
+        { key: v.key, password: process.env.COSIGN_PASSWORD, transparencyLog },
+        { key: v['verify-key'], transparencyLog },
+      );
+      return {
+        result,
+        outputs: { 'attestation-digest': result.attestationDigest },
+        text: `✓ promotion attestation ${result.created ? 'signed and verified' : 'already present'}: ${result.attestationDigest}\n`,
+      };
+    },
+  });
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { promoteDigest } from './copy.ts';
+
+export const usage = `Usage: forge copy --image REPO@sha256:… --target-repository TRUSTED/REPO
+
+Copies the exact digest (and its cosign .sig/.att tags) to the trusted repository with crane:
+blobs before manifests, children before an index, manifest bytes unchanged. Idempotent.
+`;
+
+export const options = { image: { type: 'string' }, 'target-repository': { type: 'string' }, ...commonOptions } as const;
+const schema = z.object({
+  image: z.string().regex(/@sha256:[0-9a-f]{64}$/, 'must be pinned by digest'),
+  'target-repository': z.string().regex(/^[^@:]+(:\d+)?\/[^@:]+$/, 'must be <registry>/<repository> without tag or digest'),
+  ...commonSchema,
+});
+
+export function main(argv: string[]): Promise<void> {
+  return stepMain(argv, {
+    tool: 'copy',
+    usage,
+    options,
+    schema,
+    async run(v) {
+      const [repository, digest] = v.image.split('@') as [string, string];
+      const result = await promoteDigest(repository, digest, v['target-repository']);
+      return {
+        result,
+        outputs: { 'trusted-reference': result.reference },
+        text: `✓ ${result.copied ? 'copied' : 'already present'}: ${result.reference}${result.tags.length ? ` (+ ${result.tags.join(', ')})` : ''}\n`,
+      };
+    },
+  });
+}

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { ForgeError } from '../lib/errors.ts';
+import type { ResolvedImage } from '../resolve/resolve.ts';
+import { DEFAULT_MAX_COMPRESSED_BYTES, evaluatePolicy, formatBytes, parseSize, policyError } from './policy.ts';
+
+export const usage = `Usage: forge policy --image-info JSON [--max-size 2GiB]
+
+Checks the promotion policies on a resolved image (the image.json output of forge resolve):
+not referenced as latest, pinned by digest, compressed size per platform, non-root user.
+Default size limit ${formatBytes(DEFAULT_MAX_COMPRESSED_BYTES)}.
+`;
+
+export const options = { 'image-info': { type: 'string' }, 'max-size': { type: 'string' }, ...commonOptions } as const;
+const schema = z.object({ 'image-info': z.string().min(1), 'max-size': z.string().optional(), ...commonSchema });
+
+export function main(argv: string[]): Promise<void> {
+  return stepMain(argv, {
+    tool: 'policy',
+    usage,
+    options,
+    schema,
+    async run(v) {
+      let image: ResolvedImage;
+      try {
+        image = JSON.parse(v['image-info']) as ResolvedImage;
+      } catch {
+        throw new ForgeError('INVALID_ARGS', '--image-info must be the JSON that forge resolve writes to image.json');
+      }
+      const result = evaluatePolicy(image, { maxCompressedBytes: v['max-size'] ? parseSize(v['max-size']) : DEFAULT_MAX_COMPRESSED_BYTES });
+      if (!result.passed) throw policyError(image, result);
+      return {
+        result,
+        outputs: { 'policy-results': JSON.stringify(result.checks) },
+        text: result.checks.map((c) => `✓ ${c.check}${c.platform ? ` (${c.platform})` : ''}: ${c.actual}`).join('\n') + '\n',
+      };
+    },
+  });
+}

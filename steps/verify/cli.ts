@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { ForgeError } from '../lib/errors.ts';
+import { verifySignature } from './verify.ts';
+
+export const usage = `Usage: forge verify --image REPO@sha256:… (--key REF | --identity ID --issuer URL) --transparency-log true|false
+
+Verifies the image's cosign signature (legacy .sig layout) with the real cosign.
+  --key REF               public key file, k8s://<namespace>/<secret>, or a KMS URI (gcpkms://…)
+  --identity, --issuer    keyless: certificate identity and OIDC issuer
+  --transparency-log      required: false when there is no Rekor (verification then says so)
+`;
+
+export const options = {
+  image: { type: 'string' },
+  key: { type: 'string' },
+  identity: { type: 'string' },
+  issuer: { type: 'string' },
+  'transparency-log': { type: 'string' },
+  ...commonOptions,
+} as const;
+
+const schema = z.object({
+  image: z.string().regex(/@sha256:[0-9a-f]{64}$/, 'must be pinned by digest (resolve it first)'),
+  key: z.string().optional(),
+  identity: z.string().optional(),
+  issuer: z.string().optional(),
+  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }),
+  ...commonSchema,
+});
+
+export function main(argv: string[]): Promise<void> {
+  return stepMain(argv, {
+    tool: 'verify',
+    usage,
+    options,
+    schema,
+    async run(v) {
+      if (!v.key && !(v.identity && v.issuer)) throw new ForgeError('INVALID_ARGS', 'give --key, or --identity with --issuer');
+      const verified = await verifySignature(v.image, {
+        key: v.key,
+        keyless: v.identity && v.issuer ? { identity: v.identity, issuer: v.issuer } : undefined,
+        transparencyLog: v['transparency-log'] === 'true',
+      });
+      return {
+        result: verified,
+        outputs: { signer: verified.signer },
+        text: `✓ ${v.image} signed by ${verified.signer} (${verified.signatures} signature(s)${verified.transparencyLog ? '' : ', no transparency log'})\n`,
+      };
+    },
+  });
+}

@@ -1,0 +1,24 @@
+import { verifyImage, type KeylessIdentity, type VerifiedSignature } from '../lib/cosign.ts';
+import { ForgeError } from '../lib/errors.ts';
+
+export interface VerifyPolicy {
+  /** Public key: file path, `k8s://<namespace>/<secret>`, or KMS URI (`gcpkms://…`). */
+  key?: string;
+  keyless?: KeylessIdentity;
+  /** Explicit: false means "no Rekor here" and verification says so (`--insecure-ignore-tlog`). */
+  transparencyLog: boolean;
+}
+
+/**
+ * Verifies the cosign signature of an image by digest. cosign checks the signature over the
+ * payload and that the payload's digest claim is this image's digest; we check it again.
+ */
+export async function verifySignature(reference: string, policy: VerifyPolicy): Promise<VerifiedSignature & { transparencyLog: boolean }> {
+  const digest = reference.split('@')[1];
+  if (!digest) throw new ForgeError('INVALID_ARGS', `verify needs a digest reference, got ${reference}`);
+  const verified = await verifyImage(reference, policy);
+  if (verified.digest !== digest) {
+    throw new ForgeError('SIGNATURE_INVALID', `the signature of ${reference} claims ${verified.digest}: refusing`);
+  }
+  return { ...verified, transparencyLog: policy.transparencyLog };
+}

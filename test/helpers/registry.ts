@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { toolPath } from '../../steps/lib/tools.ts';
+
+export interface Registry {
+  /** `127.0.0.1:<port>`, usable as an image reference prefix. */
+  host: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * A real CNCF distribution registry (Debian's docker-registry 2.8) on a loopback port, storing in
+ * a temporary directory. Stops (and removes its storage) on `stop()`; a registry that does not
+ * answer within `timeoutMs` is killed and reported with its log.
+ */
+export async function startRegistry(timeoutMs = 15_000): Promise<Registry> {
+  const binary = toolPath('docker-registry');
+  const dir = await mkdtemp(join(tmpdir(), 'forge-registry-'));
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const config = join(dir, 'config.yml');
+    await writeFile(
+      config,
+      [
+        'version: 0.1',
+        'log: {level: warn}',
+        `storage: {filesystem: {rootdirectory: ${join(dir, 'data')}}, delete: {enabled: true}}`,
+        `http: {addr: "127.0.0.1:${port}"}`,
+        '',
+      ].join('\n'),
+    );
+    const logFile = join(dir, `registry-${attempt}.log`);
+    const log = createWriteStream(logFile);
+    const child: ChildProcess = spawn(binary, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    const url = `http://127.0.0.1:${port}`;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const stop = async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      log.end();
+    };
+    const deadline = Date.now() + timeoutMs;
+    let up = false;
+    while (Date.now() < deadline && child.exitCode === null) {
+      up = await fetch(`${url}/v2/`).then((r) => r.ok, () => false);
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (up) {
+      return {
+        host: `127.0.0.1:${port}`,
+        url,
+        async stop() {
+          await stop();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    await stop();
+    if (attempt >= 2) {
+      throw new Error(`docker-registry did not answer on ${url} within ${timeoutMs} ms (log: ${logFile})`);
+    }
+  }
+}
