@@ -1,0 +1,216 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../../test/helpers/fault-proxy.ts';
+import { buildImage, buildIndex, catalog } from '../../test/helpers/images.ts';
+import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
+import { trivyReport, type Vuln } from '../../test/helpers/trivy.ts';
+import { PROMOTION_PREDICATE_TYPE } from '../attest/predicate.ts';
+import { generateKeyPair, signatureTag, signImage, verifyAttestation } from '../lib/cosign.ts';
+import { copy, crane, exists } from '../lib/crane.ts';
+import { ForgeError } from '../lib/errors.ts';
+import { openDatabase, type Database } from '../lib/records/db.ts';
+import { PromotionRecords } from '../lib/records/records.ts';
+import { promote, type PromoteConfig } from './promote.ts';
+
+/**
+ * verify-and-promote end to end on real components: two docker-registry instances (incoming and
+ * trusted), keys made by cosign, images built with crane, PGlite records.
+ */
+let incoming: Registry;
+let trusted: Registry;
+let work: string;
+let devKey: { privateKey: string; publicKey: string };
+let otherKey: { privateKey: string; publicKey: string };
+let promotionKey: { privateKey: string; publicKey: string };
+let db: Database;
+let records: PromotionRecords;
+
+beforeAll(async () => {
+  [incoming, trusted] = await Promise.all([startRegistry(), startRegistry()]);
+  work = await mkdtemp(join(tmpdir(), 'forge-promote-test-'));
+  const dirs = ['dev', 'other', 'promotion'].map((d) => join(work, d));
+  await Promise.all(dirs.map((d) => mkdtemp(`${d}-`).then((x) => x)));
+  const made = await Promise.all(dirs.map(async (d) => {
+    const dir = await mkdtemp(`${d}-`);
+    return generateKeyPair(dir);
+  }));
+  [devKey, otherKey, promotionKey] = made as [typeof devKey, typeof devKey, typeof devKey];
+  db = await openDatabase({ dataDir: join(work, 'records') });
+  records = new PromotionRecords(db);
+}, 120_000);
+
+afterAll(async () => {
+  await db?.close();
+  await Promise.all([incoming?.stop(), trusted?.stop()]);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+let counter = 0;
+/** A fresh signed image in the incoming registry with its scan report; returns its reference and config. */
+async function candidate(opts: { user?: string; vulns?: Vuln[]; sign?: 'dev' | 'other' | 'none'; tag?: string; layerBytes?: number; index?: boolean } = {}) {
+  const name = `team/app-${++counter}`;
+  const repository = `${incoming.host}/${name}`;
+  const reference = `${repository}:${opts.tag ?? '1.0.0'}`;
+  const digest = opts.index ? await buildIndex(reference) : await buildImage(reference, { user: opts.user ?? '1000', ...(opts.layerBytes ? { layerBytes: opts.layerBytes } : {}) });
+  const signer = opts.sign ?? 'dev';
+  if (signer !== 'none') await signImage(`${repository}@${digest}`, { key: signer === 'dev' ? devKey.privateKey : otherKey.privateKey, transparencyLog: false });
+  const report = join(work, `report-${counter}.json`);
+  await writeFile(report, JSON.stringify(trivyReport(repository, digest, opts.user ?? '1000', opts.vulns ?? [])));
+  return { name, repository, reference, digest, report, trustedRepository: `${trusted.host}/forge/${name}` };
+}
+
+function config(scanReport: string, overrides: Partial<PromoteConfig> = {}): PromoteConfig {
+  return {
+    incoming: incoming.host,
+    trusted: `${trusted.host}/forge`,
+    verify: { key: devKey.publicKey, transparencyLog: false },
+    scanReport,
+    scan: {},
+    policy: { maxCompressedBytes: 10 * 1024 * 1024 },
+    attest: { key: promotionKey.privateKey, verifyKey: promotionKey.publicKey },
+    workflow: { name: 'test-workflow', uid: '00000000-0000-0000-0000-000000000001' },
+    ...overrides,
+  };
+}
+
+async function promotionCount(): Promise<number> {
+  return Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM promotions')).rows[0]!.n);
+}
+
+/** Promotion must be refused with `code`, leaving the trusted registry and the allowlist as they were. */
+async function refused(image: string, cfg: PromoteConfig, code: string, message: RegExp): Promise<ForgeError> {
+  const before = { repos: await catalog(trusted.url), rows: await promotionCount() };
+  const e = await promote(image, cfg, records).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ForgeError);
+  const err = e as ForgeError;
+  expect(err.code, err.format()).toBe(code);
+  expect(err.format()).toMatch(message);
+  expect(await catalog(trusted.url)).toEqual(before.repos);
+  expect(await promotionCount()).toBe(before.rows);
+  return err;
+}
+
+describe('verify-and-promote: a good image', () => {
+  it('promotes the exact digest with its signature, attests and records it; a rerun changes nothing', async () => {
+    const c = await candidate();
+    const steps: string[] = [];
+    const result = await promote(c.reference, config(c.report), records, (s) => steps.push(`${s.step}:${s.ok}`));
+    expect(steps).toEqual(['resolve:true', 'verify:true', 'scan:true', 'policy:true', 'promote:true', 'attest:true', 'record:true']);
+    expect(result.trustedReference).toBe(`${c.trustedRepository}@${c.digest}`);
+    expect(result.created).toBe(true);
+    // identical manifest bytes, signature tag carried along, attestation verifiable by the promotion key
+    expect(await crane(['manifest', '--insecure', result.trustedReference])).toBe(await crane(['manifest', '--insecure', `${c.repository}@${c.digest}`]));
+    expect(await exists(`${c.trustedRepository}:${signatureTag(c.digest, 'sig')}`)).toBe(true);
+    const statements = (await verifyAttestation(result.trustedReference, PROMOTION_PREDICATE_TYPE, { key: promotionKey.publicKey, transparencyLog: false })) as {
+      predicate: { source: string; digest: string; workflow: { name: string } };
+    }[];
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.predicate).toMatchObject({ source: `${c.repository}@${c.digest}`, digest: c.digest, workflow: { name: 'test-workflow' } });
+    expect(await records.isAllowed(result.trustedReference)).toBe(true);
+
+    const again = await promote(c.reference, config(c.report), records);
+    expect(again).toMatchObject({ recordId: result.recordId, created: false, attestationDigest: result.attestationDigest });
+    expect(await verifyAttestation(result.trustedReference, PROMOTION_PREDICATE_TYPE, { key: promotionKey.publicKey, transparencyLog: false })).toHaveLength(1);
+  });
+
+  it('promotes a multi-platform index, children before the index', async () => {
+    const c = await candidate({ index: true });
+    const result = await promote(c.reference, config(c.report), records);
+    expect(await crane(['manifest', '--insecure', result.trustedReference])).toBe(await crane(['manifest', '--insecure', `${c.repository}@${c.digest}`]));
+    const index = JSON.parse(await crane(['manifest', '--insecure', result.trustedReference])) as { manifests: { digest: string }[] };
+    for (const child of index.manifests) expect(await exists(`${c.trustedRepository}@${child.digest}`)).toBe(true);
+  });
+
+  it('records one promotion when the same digest is promoted twice at once', async () => {
+    const c = await candidate();
+    const [a, b] = await Promise.all([promote(c.reference, config(c.report), records), promote(c.reference, config(c.report), records)]);
+    expect(a.recordId).toBe(b.recordId);
+    expect([a.created, b.created].sort()).toEqual([false, true]);
+    const rows = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM promotions WHERE digest = $1', [c.digest]);
+    expect(rows.rows[0]!.n).toBe('1');
+  });
+});
+
+describe('verify-and-promote: refusals leave the trusted registry and the records unchanged', () => {
+  it('refuses an unsigned image', async () => {
+    const c = await candidate({ sign: 'none' });
+    await refused(c.reference, config(c.report), 'SIGNATURE_INVALID', /no signatures found|no matching signatures/);
+  });
+
+  it('refuses an image signed by another key', async () => {
+    const c = await candidate({ sign: 'other' });
+    await refused(c.reference, config(c.report), 'SIGNATURE_INVALID', /signature/);
+  });
+
+  it('refuses an image whose signature was tampered with after signing', async () => {
+    const a = await candidate();
+    const b = await candidate();
+    // b's signature (over b's digest) put where a's signature belongs
+    await copy(`${b.repository}:${signatureTag(b.digest, 'sig')}`, `${a.repository}:${signatureTag(a.digest, 'sig')}`);
+    await refused(a.reference, config(a.report), 'SIGNATURE_INVALID', /signature/);
+  });
+
+  it('refuses an image referenced as latest', async () => {
+    const c = await candidate({ tag: 'latest' });
+    await refused(c.reference, config(c.report), 'POLICY_VIOLATION', /not-latest: required a version tag or a digest, not "latest"; actual tag "latest"/);
+  });
+
+  it('refuses an image that runs as root', async () => {
+    const c = await candidate({ user: '0' });
+    await refused(c.reference, config(c.report), 'POLICY_VIOLATION', /non-root: required a non-root user .*; actual USER 0/);
+    const d = await candidate({ user: '' });
+    await refused(d.reference, config(d.report), 'POLICY_VIOLATION', /actual no USER set \(runs as root\)/);
+  });
+
+  it('refuses an image over the size limit', async () => {
+    const c = await candidate({ layerBytes: 256 * 1024 });
+    await refused(c.reference, config(c.report, { policy: { maxCompressedBytes: 100 * 1024 } }), 'POLICY_VIOLATION', /size: required ≤ 100\.0 KiB compressed; actual 256\.\d KiB/);
+  });
+
+  it('refuses an image with HIGH/CRITICAL vulnerabilities', async () => {
+    const c = await candidate({ vulns: [{ id: 'CVE-2024-0001', pkg: 'openssl', severity: 'CRITICAL', fixed: '3.0.14' }, { id: 'CVE-2024-0002', pkg: 'zlib', severity: 'LOW' }] });
+    await refused(c.reference, config(c.report), 'SCAN_BLOCKED', /CVE-2024-0001.*openssl/);
+  });
+
+  it('refuses when the exception covering a vulnerability has expired', async () => {
+    const c = await candidate({ vulns: [{ id: 'CVE-2024-0003', pkg: 'libxml2', severity: 'HIGH', fixed: '2.9.14' }] });
+    const cfg = config(c.report, { scan: { exceptions: [{ id: 'CVE-2024-0003', reason: 'not reachable', expires: '2020-01-01' }] } });
+    await refused(c.reference, cfg, 'SCAN_BLOCKED', /CVE-2024-0003.*2020-01-01/);
+  });
+
+  it('refuses a scan report that is not about the promoted digest', async () => {
+    const a = await candidate();
+    const b = await candidate();
+    await refused(a.reference, config(b.report), 'SCAN_BLOCKED', /not for|is for/);
+  });
+});
+
+describe('verify-and-promote: a registry that fails mid-copy', () => {
+  it('leaves no manifest in the trusted registry, and the rerun completes', async () => {
+    const c = await candidate({ layerBytes: 64 * 1024 });
+    // every blob upload to the trusted registry fails while the proxy is broken
+    const proxy = await startFaultProxy(trusted.url, (req) => req.method !== 'GET' && req.method !== 'HEAD' && /\/blobs\/uploads\//.test(req.url ?? ''));
+    try {
+      const cfg = config(c.report, { trusted: `${proxy.host}/forge` });
+      const e = await promote(c.reference, cfg, records).then(
+        () => undefined,
+        (err: unknown) => err as ForgeError,
+      );
+      expect(e?.code).toBe('TOOL_FAILED');
+      expect(proxy.failures).toBeGreaterThan(0);
+      expect(await exists(`${c.trustedRepository}@${c.digest}`)).toBe(false);
+      expect(await records.isAllowed(`${c.trustedRepository}@${c.digest}`)).toBe(false);
+      proxy.broken = false;
+      const result = await promote(c.reference, cfg, records);
+      expect(result.created).toBe(true);
+      expect(await exists(`${c.trustedRepository}@${c.digest}`)).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

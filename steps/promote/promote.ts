@@ -1,0 +1,167 @@
+import { attestPromotion } from '../attest/attest.ts';
+import type { PromotionPredicate } from '../attest/predicate.ts';
+import { promoteDigest } from '../copy/copy.ts';
+import { ForgeError, isForgeError } from '../lib/errors.ts';
+import type { PromotionRecords } from '../lib/records/records.ts';
+import { evaluatePolicy, policyError, type PromotionPolicy } from '../policy/policy.ts';
+import { resolveImage, type ResolvedImage } from '../resolve/resolve.ts';
+import { readReport, scanSummary } from '../scan/cli.ts';
+import { evaluateScan, type ScanPolicyInput } from '../scan/gate.ts';
+import { verifySignature, type VerifyPolicy } from '../verify/verify.ts';
+
+export type StepName = 'resolve' | 'verify' | 'scan' | 'policy' | 'promote' | 'attest' | 'record';
+export const STEPS: StepName[] = ['resolve', 'verify', 'scan', 'policy', 'promote', 'attest', 'record'];
+
+export interface StepReport {
+  step: StepName;
+  ok: boolean;
+  ms: number;
+  summary: string;
+}
+
+export interface PromoteConfig {
+  /** `<registry>/<path>` prefix developers push to; only images under it are promoted. */
+  incoming: string;
+  /** `<registry>/<path>` prefix of the trusted registry; the repository path below the prefix is kept. */
+  trusted: string;
+  verify: VerifyPolicy;
+  /** A Trivy JSON report of the image (the vulnerability database cannot be downloaded here). */
+  scanReport: string;
+  scan: Omit<ScanPolicyInput, 'digest'>;
+  policy: PromotionPolicy;
+  /** Promotion key: signs the attestation; `verifyKey` checks it straight after. */
+  attest: { key: string; password?: string; verifyKey: string };
+  workflow: { name: string; uid: string };
+}
+
+/** What the chain needs of the records store (steps/lib/records). */
+export type RecordsPort = Pick<PromotionRecords, 'recordPromotion' | 'recordRefusal'>;
+
+export interface PromoteResult {
+  source: string;
+  digest: string;
+  trustedReference: string;
+  attestationDigest: string;
+  recordId: string;
+  /** False when this digest had already been promoted (a rerun or a concurrent promotion). */
+  created: boolean;
+  steps: StepReport[];
+}
+
+/** Plain data for the records' JSON columns (drops undefined, checks it serializes). */
+const asJson = (value: unknown): never => JSON.parse(JSON.stringify(value)) as never;
+
+/** Maps `<incoming>/<path>` to `<trusted>/<path>`; anything else is refused. */
+export function trustedRepositoryFor(repository: string, config: Pick<PromoteConfig, 'incoming' | 'trusted'>): string {
+  const prefix = `${config.incoming.replace(/\/$/, '')}/`;
+  if (!repository.startsWith(prefix)) {
+    throw new ForgeError('POLICY_VIOLATION', `${repository} is not in the incoming registry ${config.incoming}: only images pushed there are promoted`);
+  }
+  return `${config.trusted.replace(/\/$/, '')}/${repository.slice(prefix.length)}`;
+}
+
+/**
+ * verify-and-promote without a cluster: the same steps the WorkflowTemplate runs, in order.
+ * Every gate runs before anything is written to the trusted registry; the record is written only
+ * after the copy and the attestation succeeded. A refusal is appended to the audit trail and
+ * rethrown with the failing step's reason.
+ */
+export async function promote(image: string, config: PromoteConfig, records: RecordsPort, onStep: (r: StepReport) => void = () => undefined): Promise<PromoteResult> {
+  const steps: StepReport[] = [];
+  let resolved: ResolvedImage | undefined;
+  let trustedRepository: string | undefined;
+  const run = async <T>(step: StepName, fn: () => Promise<T>, summarize: (t: T) => string): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      const value = await fn();
+      const report = { step, ok: true, ms: Math.round(performance.now() - t0), summary: summarize(value) };
+      steps.push(report);
+      onStep(report);
+      return value;
+    } catch (e) {
+      const message = isForgeError(e) ? e.message : (e as Error).message;
+      const report = { step, ok: false, ms: Math.round(performance.now() - t0), summary: message };
+      steps.push(report);
+      onStep(report);
+      await records
+        .recordRefusal({
+          sourceReference: image,
+          digest: resolved?.digest,
+          trustedRepository,
+          outcome: isForgeError(e) && ['SIGNATURE_INVALID', 'SCAN_BLOCKED', 'POLICY_VIOLATION'].includes(e.code) ? 'refused' : 'failed',
+          check: step,
+          message,
+          details: asJson(isForgeError(e) ? { code: e.code, details: e.details } : {}),
+          workflowName: config.workflow.name,
+          workflowUid: config.workflow.uid,
+        })
+        .catch(() => undefined); // the audit trail must not hide the real error
+      throw e;
+    }
+  };
+
+  const r = await run('resolve', () => resolveImage(image), (x) => `${x.reference} (${x.platforms.length} platform(s))`);
+  resolved = r;
+  trustedRepository = trustedRepositoryFor(r.repository, config);
+  const signer = await run('verify', () => verifySignature(r.reference, config.verify), (x) => `signed by ${x.signer}`);
+  const scan = await run(
+    'scan',
+    async () => {
+      const result = evaluateScan(await readReport(config.scanReport), { ...config.scan, digest: r.digest });
+      if (!result.passed) throw new ForgeError('SCAN_BLOCKED', result.message);
+      return result;
+    },
+    (x) => x.message,
+  );
+  const policy = await run(
+    'policy',
+    async () => {
+      const result = evaluatePolicy(r, config.policy);
+      if (!result.passed) throw policyError(r, result);
+      return result;
+    },
+    (x) => x.checks.map((c) => `${c.check} ✓`).join(', '),
+  );
+  const copied = await run('promote', () => promoteDigest(r.repository, r.digest, trustedRepository!), (x) => `${x.copied ? 'copied to' : 'already in'} ${x.reference}`);
+  const predicate: PromotionPredicate = {
+    source: r.reference,
+    digest: r.digest,
+    trusted: copied.reference,
+    signer: signer.signer,
+    scan: scanSummary(scan),
+    policy: policy.checks,
+    workflow: config.workflow,
+    promotedAt: new Date().toISOString(),
+  };
+  const attested = await run(
+    'attest',
+    () => attestPromotion(copied.reference, predicate, { key: config.attest.key, password: config.attest.password, transparencyLog: config.verify.transparencyLog }, { key: config.attest.verifyKey, transparencyLog: config.verify.transparencyLog }),
+    (x) => `${x.created ? 'signed' : 'found'} ${x.attestationDigest}`,
+  );
+  const record = await run(
+    'record',
+    () =>
+      records.recordPromotion({
+        trustedRepository: trustedRepository!,
+        digest: r.digest,
+        sourceReference: r.reference,
+        signer: { signer: signer.signer, transparencyLog: signer.transparencyLog },
+        scanSummary: asJson(scanSummary(scan)),
+        policyResults: asJson(policy.checks),
+        attestationDigest: attested.attestationDigest,
+        workflowName: config.workflow.name,
+        workflowUid: config.workflow.uid,
+      }),
+    (x) => `${x.created ? 'recorded' : 'already recorded'} ${x.id}`,
+  );
+  return {
+    source: image,
+    digest: r.digest,
+    trustedReference: copied.reference,
+    attestationDigest: attested.attestationDigest,
+    recordId: record.id,
+    created: record.created,
+    steps,
+  };
+}
+
