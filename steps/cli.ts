@@ -4,6 +4,14 @@
  */
 const commands: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<void> }> }> = {
   discover: { summary: 'find and validate projects, phase groups and release triggers', load: () => import('./discover/cli.ts') },
+  promote: { summary: 'verify-and-promote an image without a cluster (all steps below, in order)', load: () => import('./promote/cli.ts') },
+  resolve: { summary: 'resolve an image reference to its digest and platforms', load: () => import('./resolve/cli.ts') },
+  verify: { summary: "verify an image's cosign signature", load: () => import('./verify/cli.ts') },
+  scan: { summary: 'gate an image on its Trivy vulnerability report', load: () => import('./scan/cli.ts') },
+  policy: { summary: 'check size, digest pinning, no latest, non-root user', load: () => import('./policy/cli.ts') },
+  copy: { summary: 'copy the exact digest and its signatures to the trusted registry', load: () => import('./copy/cli.ts') },
+  attest: { summary: 'sign and verify the promotion attestation', load: () => import('./attest/cli.ts') },
+  record: { summary: 'record the promotion in the allowlist', load: () => import('./record/cli.ts') },
 };
 
 export async function run(argv: string[]): Promise<void> {

@@ -141,6 +141,8 @@ const shq = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`
 const cmdline = (env, cmd, args) =>
   [...Object.entries(env).map(([k, v]) => `${k}=${shq(v)}`), cmd, ...args.map(shq)].join(' ');
 
+const activeChildren = new Set();
+
 /** Runs a command, capturing stdout+stderr interleaved. Never rejects. */
 function run(cmd, args, { env = {}, logFile, cwd, append = false } = {}) {
   return new Promise((resolve) => {
@@ -159,6 +161,7 @@ function run(cmd, args, { env = {}, logFile, cwd, append = false } = {}) {
       resolve({ code: 127, out: String(err.message) });
       return;
     }
+    activeChildren.add(child);
     const onData = (d) => {
       out += d;
       if (out.length > 1 << 20) out = out.slice(-(1 << 19)); // keep the tail only
@@ -170,6 +173,7 @@ function run(cmd, args, { env = {}, logFile, cwd, append = false } = {}) {
       out += `\n${err.message}`;
     });
     child.on('close', (code, signal) => {
+      activeChildren.delete(child);
       log?.end();
       resolve({ code: code ?? 128, signal, out });
     });
@@ -212,6 +216,19 @@ function binLinkOk(t) {
 
 const activeTemps = new Set();
 
+/** `go` from PATH, else the usual install location (PATH may not include it in CI). */
+let GO = 'go';
+function findGo() {
+  for (const cand of ['go', '/usr/local/go/bin/go', '/usr/lib/go/bin/go']) {
+    const r = runSync(cand, ['version']);
+    if (r.code === 0) {
+      GO = cand;
+      return r.out.trim();
+    }
+  }
+  return null;
+}
+
 // The Go module proxy reachable here serves pinned versions but answers
 // 403/404 for some modules' version lists (`@v/list`, `@latest`). `go install
 // mod@version` needs that list only to look for deprecation / retraction
@@ -238,7 +255,7 @@ async function buildViaTempModule(t, tmpBin, logFile) {
   try {
     let listed = '';
     for (const args of steps) {
-      const r = await run('go', args, opts);
+      const r = await run(GO, args, opts);
       if (r.code !== 0) return { ...r, command: `cd ${shq(work)} && ${cmdline(env, 'go', args)}` };
       listed = r.out;
     }
@@ -257,7 +274,7 @@ async function buildViaTempModule(t, tmpBin, logFile) {
       };
     }
     const args = ['build', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), '-o', `${tmpBin}${path.sep}`, t.module];
-    const r = await run('go', args, opts);
+    const r = await run(GO, args, opts);
     return { ...r, command: `cd ${shq(work)} && ${cmdline(env, 'go', args)}` };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -284,7 +301,7 @@ async function installGo(t) {
   try {
     const env = { GOBIN: tmpBin };
     const args = ['install', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), `${t.module}@${t.version}`];
-    let r = await run('go', args, { env, logFile });
+    let r = await run(GO, args, { env, logFile });
     r.command = cmdline(env, 'go', args);
     if (r.code !== 0 && LIST_LOOKUP_FAILED.test(r.out)) {
       const why = r.out.split('\n').find((l) => /loading (deprecation|retractions)/.test(l)) ?? '';
@@ -324,8 +341,8 @@ async function installGoTools(tools) {
   if (!tools.length) return [];
   const needBuild = tools.filter((t) => !isExecutable(t.path));
   if (needBuild.length) {
-    const go = runSync('go', ['version']);
-    if (go.code !== 0) {
+    const goVersion = findGo();
+    if (!goVersion) {
       for (const t of needBuild) {
         console.error(`${label(t)} ✗ FAILED: \`go\` not found on PATH (Go ≥ 1.24 is needed to build it)`);
       }
@@ -333,7 +350,7 @@ async function installGoTools(tools) {
       const results = await Promise.all(cached.map(installGo));
       return [...results, ...needBuild.map(() => ({ ok: false }))];
     }
-    console.log(`using ${go.out.trim()}; at most ${MAX_GO_JOBS} go install at a time`);
+    console.log(`using ${goVersion} (${GO}); at most ${MAX_GO_JOBS} go install at a time`);
   }
   // Small worker pool: at most MAX_GO_JOBS builds in flight.
   const queue = [...tools];
@@ -543,6 +560,7 @@ async function main() {
   if (opts.check) process.exit(check(tools, opts.json));
 
   const cleanup = (sig) => {
+    for (const c of activeChildren) c.kill('SIGTERM');
     for (const d of activeTemps) fs.rmSync(d, { recursive: true, force: true });
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { ForgeError } from '../lib/errors.ts';
+import { openDatabase } from '../lib/records/db.ts';
+import { PromotionRecords } from '../lib/records/records.ts';
+import { DEFAULT_MAX_COMPRESSED_BYTES, formatBytes, parseSize } from '../policy/policy.ts';
+import { loadExceptions } from '../scan/exceptions.ts';
+import { promote, type StepReport } from './promote.ts';
+
+export const usage = `Usage: forge promote IMAGE --incoming PREFIX --trusted PREFIX --key PUB --scan-report FILE
+                     --promotion-key KEY --promotion-pub PUB --transparency-log true|false [options]
+
+Runs verify-and-promote without a cluster: resolve → verify → scan → policy → promote → attest →
+record, printing each step. IMAGE must be under the incoming prefix; it is copied to the same
+path under the trusted prefix.
+
+  --incoming PREFIX        <registry>/<path> developers push to
+  --trusted PREFIX         <registry>/<path> only this command writes
+  --key REF                signature key: file, k8s://<ns>/<secret>, or KMS URI
+  --identity ID --issuer URL   keyless signatures instead of --key
+  --transparency-log B     required: false when there is no Rekor
+  --scan-report FILE       Trivy JSON report of the image (by digest)
+  --exceptions FILE        vulnerability exceptions (YAML/JSON: id, reason, expires)
+  --threshold SEVERITY     lowest blocking severity (default HIGH)
+  --ignore-unfixed         let vulnerabilities without a fix through
+  --max-size SIZE          compressed size limit per platform (default ${formatBytes(DEFAULT_MAX_COMPRESSED_BYTES)})
+  --promotion-key KEY      signs the promotion attestation (password in COSIGN_PASSWORD)
+  --promotion-pub PUB      verifies it
+  --database-url URL       PostgreSQL for the records (default: embedded PGlite in --state-dir)
+  --state-dir DIR          PGlite data directory (default ~/.local/state/forge-workflows/records)
+  --json                   print the result as JSON
+`;
+
+export const options = {
+  incoming: { type: 'string' },
+  trusted: { type: 'string' },
+  key: { type: 'string' },
+  identity: { type: 'string' },
+  issuer: { type: 'string' },
+  'transparency-log': { type: 'string' },
+  'scan-report': { type: 'string' },
+  exceptions: { type: 'string' },
+  threshold: { type: 'string' },
+  'ignore-unfixed': { type: 'boolean' },
+  'max-size': { type: 'string' },
+  'promotion-key': { type: 'string' },
+  'promotion-pub': { type: 'string' },
+  'database-url': { type: 'string' },
+  'state-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  ...commonOptions,
+} as const;
+
+const schema = z.object({
+  incoming: z.string().min(1),
+  trusted: z.string().min(1),
+  key: z.string().optional(),
+  identity: z.string().optional(),
+  issuer: z.string().optional(),
+  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }),
+  'scan-report': z.string().min(1),
+  exceptions: z.string().optional(),
+  threshold: z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).default('HIGH'),
+  'ignore-unfixed': z.boolean().default(false),
+  'max-size': z.string().optional(),
+  'promotion-key': z.string().min(1),
+  'promotion-pub': z.string().min(1),
+  'database-url': z.string().optional(),
+  'state-dir': z.string().optional(),
+  json: z.boolean().optional(),
+  ...commonSchema,
+});
+
+const line = (s: StepReport) => `${s.ok ? '✓' : '✗'} ${s.step.padEnd(8)} ${s.summary}  (${s.ms} ms)\n`;
+
+export function main(argv: string[]): Promise<void> {
+  if (argv.includes('--json')) argv = [...argv.filter((a) => a !== '--json'), '--output', 'json'];
+  return stepMain(argv, {
+    tool: 'promote',
+    usage,
+    options,
+    schema,
+    async run(v, positionals) {
+      const image = positionals[0];
+      if (!image) throw new ForgeError('INVALID_ARGS', 'give the image to promote: forge promote <image> …');
+      const transparencyLog = v['transparency-log'] === 'true';
+      const db = await openDatabase(v['database-url'] ? { url: v['database-url'] } : v['state-dir'] ? { dataDir: v['state-dir'] } : {});
+      const text = v.output !== 'json';
+      try {
+        const result = await promote(
+          image,
+          {
+            incoming: v.incoming,
+            trusted: v.trusted,
+            verify: { key: v.key, keyless: v.identity && v.issuer ? { identity: v.identity, issuer: v.issuer } : undefined, transparencyLog },
+            scanReport: v['scan-report'],
+            scan: { threshold: v.threshold, ignoreUnfixed: v['ignore-unfixed'], exceptions: v.exceptions ? await loadExceptions(v.exceptions) : [] },
+            policy: { maxCompressedBytes: v['max-size'] ? parseSize(v['max-size']) : DEFAULT_MAX_COMPRESSED_BYTES },
+            attest: { key: v['promotion-key'], password: process.env.COSIGN_PASSWORD, verifyKey: v['promotion-pub'] },
+            workflow: { name: process.env.ARGO_WORKFLOW_NAME ?? 'local', uid: process.env.ARGO_WORKFLOW_UID ?? '' },
+          },
+          new PromotionRecords(db),
+          (s) => text && process.stdout.write(line(s)),
+        );
+        return {
+          result,
+          outputs: { 'trusted-reference': result.trustedReference, 'attestation-digest': result.attestationDigest, 'record-id': result.recordId },
+          text: `\npromoted ${result.trustedReference}\nattestation ${result.attestationDigest}\nrecord ${result.recordId}${result.created ? '' : ' (already promoted)'}\n`,
+        };
+      } finally {
+        await db.close();
+      }
+    },
+  });
+}
