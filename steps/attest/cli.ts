@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { cosignKeyRef, loadPromotionSettings, SETTINGS_FILE } from '../lib/promotion-settings.ts';
 import { attestPromotion } from './attest.ts';
 
 export const usage = `Usage: forge attest --image TRUSTED@sha256:… --source REF --key KEY --verify-key PUB --transparency-log true|false [...]
@@ -9,6 +10,8 @@ on the trusted image with the promotion key, then verifies it with the public ke
 The private key's password comes from COSIGN_PASSWORD.
   --signer WHO --scan-summary JSON --policy-results JSON    what the earlier steps found
   --workflow-name NAME --workflow-uid UID                   default: ARGO_WORKFLOW_NAME / _UID
+  --settings FILE   take --verify-key and --transparency-log from the promotion settings
+                    (default ${SETTINGS_FILE} when neither is given)
 `;
 
 const json = z.string().transform((s, ctx) => {
@@ -31,6 +34,7 @@ export const options = {
   'policy-results': { type: 'string' },
   'workflow-name': { type: 'string' },
   'workflow-uid': { type: 'string' },
+  settings: { type: 'string' },
   ...commonOptions,
 } as const;
 
@@ -38,8 +42,9 @@ const schema = z.object({
   image: z.string().regex(/@sha256:[0-9a-f]{64}$/, 'must be pinned by digest'),
   source: z.string().min(1),
   key: z.string().min(1),
-  'verify-key': z.string().min(1),
-  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }),
+  'verify-key': z.string().min(1).optional(),
+  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }).optional(),
+  settings: z.string().optional(),
   signer: z.string().default(''),
   'scan-summary': json.default('{}'),
   'policy-results': json.default('[]'),
@@ -55,7 +60,13 @@ export function main(argv: string[]): Promise<void> {
     options,
     schema,
     async run(v) {
-      const transparencyLog = v['transparency-log'] === 'true';
+      let verifyKey = v['verify-key'];
+      let transparencyLog = v['transparency-log'] === 'true';
+      if (!verifyKey || !v['transparency-log']) {
+        const settings = await loadPromotionSettings(v.settings);
+        verifyKey ??= await cosignKeyRef(settings.attestationPublicKey);
+        if (!v['transparency-log']) transparencyLog = settings.transparencyLog;
+      }
       const digest = v.image.split('@')[1]!;
       const result = await attestPromotion(
         v.image,
@@ -70,7 +81,7 @@ export function main(argv: string[]): Promise<void> {
           promotedAt: new Date().toISOString(),
         },
         { key: v.key, password: process.env.COSIGN_PASSWORD, transparencyLog },
-        { key: v['verify-key'], transparencyLog },
+        { key: verifyKey, transparencyLog },
       );
       return {
         result,

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { ForgeError, isForgeError } from './errors.ts';
@@ -42,7 +43,11 @@ export async function runTool(log: Logger, main: () => Promise<void>): Promise<v
     await main();
   } catch (e) {
     if (isForgeError(e)) {
-      if (inArgo()) log.error({ err: e.toJSON() }, e.message);
+      if (inArgo()) {
+        log.error({ err: e.toJSON() }, e.message);
+        // Kubernetes shows the termination message as the node's message in the Argo UI.
+        await writeFile(process.env.FORGE_TERMINATION_LOG ?? '/dev/termination-log', e.format().slice(0, 4000)).catch(() => undefined);
+      }
       process.stderr.write(`error: ${e.format()}\n`);
       process.exitCode = e.code === 'INVALID_ARGS' ? 2 : 1;
       return;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
+import { loadPromotionSettings, pick, SETTINGS_FILE } from '../lib/promotion-settings.ts';
 import type { ResolvedImage } from '../resolve/resolve.ts';
 import { DEFAULT_MAX_COMPRESSED_BYTES, evaluatePolicy, formatBytes, parseSize, policyError } from './policy.ts';
 
@@ -8,11 +9,24 @@ export const usage = `Usage: forge policy --image-info JSON [--max-size 2GiB]
 
 Checks the promotion policies on a resolved image (the image.json output of forge resolve):
 not referenced as latest, pinned by digest, compressed size per platform, non-root user.
-Default size limit ${formatBytes(DEFAULT_MAX_COMPRESSED_BYTES)}.
+Default size limit ${formatBytes(DEFAULT_MAX_COMPRESSED_BYTES)}; --promotion-policy NAME takes it from the
+promotion settings (--settings FILE, default ${SETTINGS_FILE}).
 `;
 
-export const options = { 'image-info': { type: 'string' }, 'max-size': { type: 'string' }, ...commonOptions } as const;
-const schema = z.object({ 'image-info': z.string().min(1), 'max-size': z.string().optional(), ...commonSchema });
+export const options = {
+  'image-info': { type: 'string' },
+  'max-size': { type: 'string' },
+  'promotion-policy': { type: 'string' },
+  settings: { type: 'string' },
+  ...commonOptions,
+} as const;
+const schema = z.object({
+  'image-info': z.string().min(1),
+  'max-size': z.string().optional(),
+  'promotion-policy': z.string().optional(),
+  settings: z.string().optional(),
+  ...commonSchema,
+});
 
 export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
@@ -27,7 +41,10 @@ export function main(argv: string[]): Promise<void> {
       } catch {
         throw new ForgeError('INVALID_ARGS', '--image-info must be the JSON that forge resolve writes to image.json');
       }
-      const result = evaluatePolicy(image, { maxCompressedBytes: v['max-size'] ? parseSize(v['max-size']) : DEFAULT_MAX_COMPRESSED_BYTES });
+      const maxSize = v['promotion-policy']
+        ? pick((await loadPromotionSettings(v.settings)).promotionPolicies, v['promotion-policy'], 'promotion policy').maxSize
+        : v['max-size'];
+      const result = evaluatePolicy(image, { maxCompressedBytes: maxSize ? parseSize(maxSize) : DEFAULT_MAX_COMPRESSED_BYTES });
       if (!result.passed) throw policyError(image, result);
       return {
         result,

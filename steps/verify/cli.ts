@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
-import { verifySignature } from './verify.ts';
+import { cosignKeyRef, loadPromotionSettings, pick, SETTINGS_FILE } from '../lib/promotion-settings.ts';
+import { verifySignature, type VerifyPolicy } from './verify.ts';
 
 export const usage = `Usage: forge verify --image REPO@sha256:… (--key REF | --identity ID --issuer URL) --transparency-log true|false
 
@@ -9,6 +10,8 @@ Verifies the image's cosign signature (legacy .sig layout) with the real cosign.
   --key REF               public key file, k8s://<namespace>/<secret>, or a KMS URI (gcpkms://…)
   --identity, --issuer    keyless: certificate identity and OIDC issuer
   --transparency-log      required: false when there is no Rekor (verification then says so)
+  --verification-key NAME instead of the above: a key of the promotion settings (--settings FILE,
+                          default ${SETTINGS_FILE}), with the platform's transparency-log setting
 `;
 
 export const options = {
@@ -17,6 +20,8 @@ export const options = {
   identity: { type: 'string' },
   issuer: { type: 'string' },
   'transparency-log': { type: 'string' },
+  'verification-key': { type: 'string' },
+  settings: { type: 'string' },
   ...commonOptions,
 } as const;
 
@@ -25,9 +30,28 @@ const schema = z.object({
   key: z.string().optional(),
   identity: z.string().optional(),
   issuer: z.string().optional(),
-  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }),
+  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }).optional(),
+  'verification-key': z.string().optional(),
+  settings: z.string().optional(),
   ...commonSchema,
 });
+
+/** The verification policy from explicit flags, or from a named key of the promotion settings. */
+async function verifyPolicy(v: z.infer<typeof schema>): Promise<VerifyPolicy> {
+  if (v['verification-key']) {
+    const settings = await loadPromotionSettings(v.settings);
+    const key = pick(settings.verificationKeys, v['verification-key'], 'verification key');
+    const transparencyLog = settings.transparencyLog;
+    return 'keyless' in key ? { keyless: key.keyless, transparencyLog } : { key: await cosignKeyRef(key), transparencyLog };
+  }
+  if (!v['transparency-log']) throw new ForgeError('INVALID_ARGS', '--transparency-log must be set explicitly to true or false');
+  if (!v.key && !(v.identity && v.issuer)) throw new ForgeError('INVALID_ARGS', 'give --key, or --identity with --issuer, or --verification-key');
+  return {
+    key: v.key,
+    keyless: v.identity && v.issuer ? { identity: v.identity, issuer: v.issuer } : undefined,
+    transparencyLog: v['transparency-log'] === 'true',
+  };
+}
 
 export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
@@ -36,12 +60,7 @@ export function main(argv: string[]): Promise<void> {
     options,
     schema,
     async run(v) {
-      if (!v.key && !(v.identity && v.issuer)) throw new ForgeError('INVALID_ARGS', 'give --key, or --identity with --issuer');
-      const verified = await verifySignature(v.image, {
-        key: v.key,
-        keyless: v.identity && v.issuer ? { identity: v.identity, issuer: v.issuer } : undefined,
-        transparencyLog: v['transparency-log'] === 'true',
-      });
+      const verified = await verifySignature(v.image, await verifyPolicy(v));
       return {
         result: verified,
         outputs: { signer: verified.signer },

@@ -1,0 +1,82 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { exceptionSchema } from '../scan/exceptions.ts';
+import { ForgeError } from './errors.ts';
+
+/**
+ * The named promotion settings a platform team configures (platform config `promotion`), shipped
+ * to the step pods as a ConfigMap. Submitters choose names (a verification key, a scan policy, a
+ * promotion policy); the values are not theirs to change.
+ */
+const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case name (letters, digits, "-")');
+const pem = z.string().regex(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n?$/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+const kms = z.string().regex(/^(gcpkms|awskms|azurekms|hashivault):\/\//, 'must be a KMS URI (gcpkms://, awskms://, azurekms://, hashivault://)');
+
+export const verificationKeySchema = z.union([
+  z.strictObject({ publicKey: pem }),
+  z.strictObject({ kms }),
+  z.strictObject({ keyless: z.strictObject({ identity: z.string().min(1), issuer: z.url() }) }),
+]);
+
+export const scanPolicySettingsSchema = z.strictObject({
+  threshold: z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).default('HIGH'),
+  ignoreUnfixed: z.boolean().default(false),
+  exceptions: z.array(exceptionSchema).default([]),
+});
+
+export const promotionPolicySettingsSchema = z.strictObject({
+  /** Compressed size limit per platform image, e.g. "2GiB". */
+  maxSize: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i, 'must be a size such as 500MiB or 2GiB').default('2GiB'),
+});
+
+export const promotionSettingsSchema = z.strictObject({
+  /** false: no Rekor in this platform; verification says so explicitly (--insecure-ignore-tlog). */
+  transparencyLog: z.boolean(),
+  verificationKeys: z.record(name, verificationKeySchema).refine((r) => Object.keys(r).length > 0, 'define at least one verification key'),
+  scanPolicies: z.record(name, scanPolicySettingsSchema).refine((r) => Object.keys(r).length > 0, 'define at least one scan policy'),
+  promotionPolicies: z.record(name, promotionPolicySettingsSchema).refine((r) => Object.keys(r).length > 0, 'define at least one promotion policy'),
+  /** Public key that verifies the promotion attestation right after it is signed. */
+  attestationPublicKey: z.union([z.strictObject({ publicKey: pem }), z.strictObject({ kms })]),
+});
+
+export type PromotionSettings = z.infer<typeof promotionSettingsSchema>;
+export type VerificationKey = z.infer<typeof verificationKeySchema>;
+
+/** Where the step image finds the settings (the ConfigMap is mounted there). */
+export const SETTINGS_FILE = '/etc/forge/promotion/settings.json';
+
+export async function loadPromotionSettings(file = SETTINGS_FILE): Promise<PromotionSettings> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new ForgeError('INVALID_CONFIG', `cannot read the promotion settings ${file}: ${(e as Error).message}`);
+  }
+  const parsed = promotionSettingsSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ForgeError(
+      'INVALID_CONFIG',
+      `invalid promotion settings ${file}`,
+      parsed.error.issues.map((i) => ({ file, field: i.path.join('.'), message: i.message })),
+    );
+  }
+  return parsed.data;
+}
+
+/** Looks a name up in one of the settings' maps, with an error listing the names that exist. */
+export function pick<T>(map: Record<string, T>, key: string, what: string): T {
+  const value = map[key];
+  if (value === undefined) throw new ForgeError('INVALID_ARGS', `unknown ${what} "${key}" (configured: ${Object.keys(map).join(', ')})`);
+  return value;
+}
+
+/** A key as cosign takes it: a PEM is written to a temporary file, a KMS URI passes through. */
+export async function cosignKeyRef(key: { publicKey: string } | { kms: string }): Promise<string> {
+  if ('kms' in key) return key.kms;
+  const dir = await mkdtemp(join(tmpdir(), 'forge-key-'));
+  const file = join(dir, 'key.pub');
+  await writeFile(file, key.publicKey.endsWith('\n') ? key.publicKey : `${key.publicKey}\n`);
+  return file;
+}
