@@ -1,5 +1,6 @@
 import { App, YamlOutputType } from 'cdk8s';
 import type { PlatformConfig } from './platform-config.ts';
+import { AdmissionChart } from './charts/admission.ts';
 import { RbacChart } from './charts/rbac.ts';
 import { TemplatesChart } from './charts/templates.ts';
 
@@ -8,5 +9,7 @@ export function buildApp(config: PlatformConfig, outdir: string): App {
   const app = new App({ outdir, yamlOutputType: YamlOutputType.FILE_PER_CHART, outputFileExtension: '.yaml' });
   new RbacChart(app, 'rbac', config);
   new TemplatesChart(app, 'workflow-templates', config);
+  // Kyverno admission policy (cluster-scoped); no chart, hence no empty admission.yaml, when off.
+  if (config.admission?.enabled) new AdmissionChart(app, 'admission', config);
   return app;
 }

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
@@ -43,6 +44,35 @@ const pool = z.strictObject({
   cacheSize: quantity.default('50Gi'),
   resources: resources.optional(),
 });
+
+/** A namespace name or a glob over names (`*`, `?`), as Kyverno matches them. */
+const namespaceGlob = z
+  .string()
+  .regex(/^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$/, 'must be a namespace name or a glob of one ("*", "?"), e.g. "project-*"')
+  .max(63);
+
+function isPublicKeyPem(pem: string): boolean {
+  if (!/^-----BEGIN PUBLIC KEY-----\r?\n[\s\S]+\n-----END PUBLIC KEY-----$/.test(pem)) return false;
+  try {
+    return createPublicKey(pem).type === 'public';
+  } catch {
+    return false;
+  }
+}
+
+/** A cosign verification key: a PEM public key inline, or a KMS URI (exactly one of the two). */
+const verificationKey = z
+  .strictObject({
+    /** PEM public key (`-----BEGIN PUBLIC KEY-----` …), e.g. the `cosign.pub` of `cosign generate-key-pair`. */
+    publicKey: z.string().trim().refine(isPublicKeyPem, 'must be one PEM public key ("-----BEGIN PUBLIC KEY-----" … "-----END PUBLIC KEY-----")').optional(),
+    /** KMS key URI as cosign and Kyverno take it: `gcpkms://`, `awskms://`, `azurekms://` or `hashivault://`. */
+    kms: z
+      .string()
+      .regex(/^(gcpkms|awskms|azurekms|hashivault):\/\/\S+$/, 'must be a KMS URI: gcpkms://…, awskms://…, azurekms://… or hashivault://…')
+      .optional(),
+  })
+  .refine((k) => !(k.publicKey !== undefined && k.kms !== undefined), 'set publicKey or kms, not both')
+  .refine((k) => k.publicKey !== undefined || k.kms !== undefined, 'set publicKey (a PEM public key) or kms (a KMS URI)');
 
 export const platformConfigSchema = z.strictObject({
   /** Namespace the WorkflowTemplates, service accounts and workflows live in. */
@@ -107,10 +137,52 @@ export const platformConfigSchema = z.strictObject({
       submitter: dnsLabel.default('forge-submitter'),
     })
     .prefault({}),
+  /**
+   * The Kyverno admission policy (cdk8s/charts/admission.ts, docs/admission.md): in the listed
+   * namespaces, pods run only digest-pinned images from `registries.trusted` that carry a cosign
+   * signature by `signingKey` (and, by default, the promotion attestation). Without this section no
+   * admission policy is generated.
+   */
+  admission: z
+    .strictObject({
+      /** Generate the policy; `false` keeps the section but emits nothing. */
+      enabled: z.boolean().default(true),
+      /**
+       * Policy kind: `ImageValidatingPolicy` (policies.kyverno.io/v1, Kyverno ≥ 1.17) or the
+       * deprecated `ClusterPolicy` (kyverno.io/v1, Kyverno 1.11–1.19; removal planned in 1.20).
+       */
+      kind: z.enum(['ImageValidatingPolicy', 'ClusterPolicy']).default('ImageValidatingPolicy'),
+      /** Namespaces the policy applies to: names or globs (`*`, `?`), e.g. `project-*`. */
+      namespaces: z.array(namespaceGlob).min(1, 'list at least one namespace (name or glob)').default(['project-*']),
+      /** `Enforce` denies a violating pod; `Audit` admits it and reports (roll out in Audit first). */
+      mode: z.enum(['Enforce', 'Audit']).default('Enforce'),
+      /** Key whose cosign signature every image must carry (the key `forge sign` / `cosign sign --key` uses). */
+      signingKey: verificationKey,
+      /** Further signing keys also accepted (key rotation: add the new key here, swap, then remove the old one). */
+      additionalSigningKeys: z.array(verificationKey).default([]),
+      /** Require the promotion attestation (`https://forge.dev/attestations/promotion/v1`) verify-and-promote writes. */
+      requirePromotionAttestation: z.boolean().default(true),
+      /** Key that signs promotion attestations; defaults to `signingKey` (and `additionalSigningKeys`). */
+      attestationKey: verificationKey.optional(),
+      /** Further attestation keys also accepted (rotation); needs `attestationKey`. */
+      additionalAttestationKeys: z.array(verificationKey).default([]),
+      /**
+       * Whether signatures are recorded in a Rekor transparency log. This platform has none, so the
+       * default `false` tells Kyverno explicitly to skip the log (`ignoreTlog`/`insecureIgnoreTlog`).
+       */
+      transparencyLog: z.boolean().default(false),
+    })
+    .refine((a) => a.attestationKey !== undefined || a.additionalAttestationKeys.length === 0, {
+      message: 'additionalAttestationKeys needs attestationKey (without it attestations are verified with the signing keys)',
+      path: ['additionalAttestationKeys'],
+    })
+    .optional(),
 });
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 export type ImageRef = z.infer<typeof imageSchema>;
+export type AdmissionConfig = NonNullable<PlatformConfig['admission']>;
+export type VerificationKey = AdmissionConfig['signingKey'];
 
 /** `repo@sha256:…` when a digest is pinned, else `repo:tag`. */
 export function imageReference(image: ImageRef): string {

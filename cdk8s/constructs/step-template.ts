@@ -42,6 +42,12 @@ export interface StepTemplateProps {
   timeoutSeconds: number;
   /** Retries on infrastructure errors (pod evicted, node lost); a failing tool is not retried. */
   retries?: number;
+  /** Values Argo fills in (`{{workflow.name}}`…), as extra environment variables. */
+  argoEnv?: [string, string][];
+  /** ConfigMaps and Secrets mounted read-only (settings, keys). */
+  mounts?: { name: string; mountPath: string; configMap?: string; secret?: string }[];
+  /** Environment variables read from Secrets (credentials never travel as parameters). */
+  secretEnv?: { name: string; secret: string; key: string }[];
 }
 
 export function envName(name: string): string {
@@ -80,7 +86,12 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
       fsGroup: uid,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }],
+    volumes: [
+      { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
+      ...(props.mounts ?? []).map((m) =>
+        m.secret ? { name: m.name, secret: { secretName: m.secret, defaultMode: 0o440 } } : { name: m.name, configMap: { name: m.configMap! } },
+      ),
+    ],
     container: {
       name: 'main',
       image: imageReference(config.images.steps),
@@ -88,9 +99,11 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
       command: ['forge', props.command],
       env: [
         ...props.inputs.map((i) => ({ name: envName(i.name), value: `{{inputs.parameters.${i.name}}}` })),
+        ...(props.argoEnv ?? []).map(([name, value]) => ({ name, value })),
         ...Object.entries(props.settings ?? {}).map(([k, value]) => ({ name: envName(k), value })),
         { name: envName('outputs-dir'), value: OUTPUTS_DIR },
         { name: 'HOME', value: '/tmp' },
+        ...(props.secretEnv ?? []).map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key } } })),
       ],
       resources: {
         requests: { ...config.steps.resources.requests },
@@ -106,7 +119,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
         capabilities: { drop: ['ALL'] },
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(props.mounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: true }))],
     },
   };
 }
