@@ -25,9 +25,10 @@ import { fail, pass, type Check, type ConformanceContext, type ManifestSet, type
 import { argoLintSuite } from './suites/argo-lint.ts';
 import { schemaSuite } from './suites/schema.ts';
 import { securitySuite } from './suites/security.ts';
+import { trivySuite } from './suites/trivy.ts';
 
 /** The suites, in the order they run. Later: `trivy-golden` (fixtures/trivy), `cosign-vectors` (fixtures/cosign). */
-export const SUITES: Suite[] = [schemaSuite, argoLintSuite, securitySuite];
+export const SUITES: Suite[] = [schemaSuite, argoLintSuite, securitySuite, trivySuite];
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
