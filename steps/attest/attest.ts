@@ -22,9 +22,11 @@ export async function attestPromotion(
   predicate: PromotionPredicate,
   signer: SignOptions,
   verifier: VerifyOptions,
+  /** False when the image was just copied with no attestation tag: nothing earlier to find. */
+  mayExist = true,
 ): Promise<AttestResult> {
   const [repository, digest] = trustedReference.split('@') as [string, string];
-  const existing = await findAttestation(trustedReference, predicate, verifier);
+  const existing = mayExist && (await findAttestation(trustedReference, predicate, verifier));
   if (!existing) {
     const dir = await mkdtemp(join(tmpdir(), 'forge-attest-'));
     try {

@@ -1,6 +1,7 @@
-import { copy, digestOf, exists } from '../lib/crane.ts';
+import { digestOf, exists, tagsOf } from '../lib/crane.ts';
 import { signatureTag } from '../lib/cosign.ts';
 import { ForgeError } from '../lib/errors.ts';
+import { orasCopy } from '../lib/oras.ts';
 
 export interface CopyResult {
   /** `trusted-repository@digest`. */
@@ -11,26 +12,24 @@ export interface CopyResult {
   copied: boolean;
 }
 
+/** Concurrent blob transfers: measured fastest here (`npm run bench -- promote`, docs/benchmarks.md). */
+const COPY_CONCURRENCY = 6;
+
 /**
- * Promotes the exact digest: crane copies every blob (mounted within one registry) before the
- * manifest that needs it, children before an index, and the manifest bytes unchanged; then the
- * cosign signature and attestation tags follow, and the digest is checked in the target. A copy
- * that fails part-way leaves no manifest (the registry refuses a manifest whose blobs are
- * missing, and the manifest is written last); running it again completes it.
+ * Promotes the exact digest: oras copies the content graph bottom-up — every blob (mounted
+ * within one registry) before the manifest that needs it, children before an index — with the
+ * manifest bytes unchanged; then the cosign signature and attestation tags follow, and the
+ * digest is checked in the target. A copy that fails part-way leaves no manifest (the registry
+ * refuses a manifest whose blobs are missing, and the manifest is written last); running it again
+ * completes it.
  */
 export async function promoteDigest(sourceRepository: string, digest: string, targetRepository: string): Promise<CopyResult> {
   const source = `${sourceRepository}@${digest}`;
   const target = `${targetRepository}@${digest}`;
-  const already = await exists(target);
-  if (!already) await copy(source, target);
-  const tags: string[] = [];
-  for (const kind of ['sig', 'att'] as const) {
-    const tag = signatureTag(digest, kind);
-    if (await exists(`${sourceRepository}:${tag}`)) {
-      await copy(`${sourceRepository}:${tag}`, `${targetRepository}:${tag}`);
-      tags.push(tag);
-    }
-  }
+  const [already, sourceTags] = await Promise.all([exists(target), tagsOf(sourceRepository)]);
+  if (!already) await orasCopy(source, target, COPY_CONCURRENCY);
+  const tags = (['sig', 'att'] as const).map((kind) => signatureTag(digest, kind)).filter((tag) => sourceTags.includes(tag));
+  await Promise.all(tags.map((tag) => orasCopy(`${sourceRepository}:${tag}`, `${targetRepository}:${tag}`)));
   const landed = await digestOf(target).catch(() => undefined);
   if (landed !== digest) {
     throw new ForgeError('COPY_FAILED', `after copying, ${target} resolves to ${landed ?? 'nothing'}: the trusted registry does not hold the promoted digest`);

@@ -1,4 +1,5 @@
-import { isLoopbackRegistry, runTool } from './exec.ts';
+import { ForgeError } from './errors.ts';
+import { isLoopbackRegistry, lastLines, runTool } from './exec.ts';
 
 /** Typed wrapper of the real `crane` (go-containerregistry) for registry reads and copies. */
 
@@ -51,17 +52,23 @@ export async function exists(reference: string): Promise<boolean> {
   return (await runTool('crane', ['digest', ...flags(reference), reference])).exitCode === 0;
 }
 
+/** The tags of a repository (none when the repository does not exist yet). */
+export async function tagsOf(repository: string): Promise<string[]> {
+  const r = await runTool('crane', ['ls', ...flags(repository), repository], { allowFailure: true });
+  if (r.exitCode !== 0) {
+    if (/NAME_UNKNOWN|404/i.test(r.stderr)) return [];
+    throw new ForgeError('TOOL_FAILED', `crane ls ${repository} failed: ${lastLines(r.stderr)}`);
+  }
+  return r.stdout.split('\n').filter(Boolean);
+}
+
 /** The image config JSON of a single-platform image. */
 export async function configOf(reference: string): Promise<{ config?: { User?: string } } & Record<string, unknown>> {
   const { stdout } = await runTool('crane', ['config', ...flags(reference), reference]);
   return JSON.parse(stdout);
 }
 
-/**
- * Copies a reference (an index with all its children) with go-containerregistry's writer:
- * blobs are uploaded (or mounted, within one registry) before the manifest that needs them and
- * children before their index; manifest bytes are copied verbatim, so the digest is unchanged.
- */
+/** `crane copy` of a reference with everything it points to (the promotion benchmark's peer). */
 export async function copy(source: string, target: string): Promise<void> {
   const insecure = isLoopbackRegistry(source) || isLoopbackRegistry(target) ? ['--insecure'] : [];
   await runTool('crane', ['copy', ...insecure, source, target]);

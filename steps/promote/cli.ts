@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
-import { openDatabase } from '../lib/records/db.ts';
+import { defaultDataDir, openDatabase } from '../lib/records/db.ts';
 import { PromotionRecords } from '../lib/records/records.ts';
 import { DEFAULT_MAX_COMPRESSED_BYTES, formatBytes, parseSize } from '../policy/policy.ts';
 import { loadExceptions } from '../scan/exceptions.ts';
@@ -27,7 +27,8 @@ path under the trusted prefix.
   --promotion-key KEY      signs the promotion attestation (password in COSIGN_PASSWORD)
   --promotion-pub PUB      verifies it
   --database-url URL       PostgreSQL for the records (default: embedded PGlite in --state-dir)
-  --state-dir DIR          PGlite data directory (default ~/.local/state/forge-workflows/records)
+  --state-dir DIR          state directory; records in DIR/records (default FORGE_STATE_DIR or
+                           ~/.local/state/forge-workflows)
   --json                   print the result as JSON
 `;
 
@@ -84,7 +85,7 @@ export function main(argv: string[]): Promise<void> {
       const image = positionals[0];
       if (!image) throw new ForgeError('INVALID_ARGS', 'give the image to promote: forge promote <image> …');
       const transparencyLog = v['transparency-log'] === 'true';
-      const db = await openDatabase(v['database-url'] ? { url: v['database-url'] } : v['state-dir'] ? { dataDir: v['state-dir'] } : {});
+      const db = await openDatabase(v['database-url'] ? { url: v['database-url'] } : { dataDir: defaultDataDir(v['state-dir']) });
       const text = v.output !== 'json';
       try {
         const result = await promote(

@@ -103,25 +103,35 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
   const r = await run('resolve', () => resolveImage(image), (x) => `${x.reference} (${x.platforms.length} platform(s))`);
   resolved = r;
   trustedRepository = trustedRepositoryFor(r.repository, config);
-  const signer = await run('verify', () => verifySignature(r.reference, config.verify), (x) => `signed by ${x.signer}`);
-  const scan = await run(
-    'scan',
-    async () => {
-      const result = evaluateScan(await readReport(config.scanReport), { ...config.scan, digest: r.digest });
-      if (!result.passed) throw new ForgeError('SCAN_BLOCKED', result.message);
-      return result;
-    },
-    (x) => x.message,
-  );
-  const policy = await run(
-    'policy',
-    async () => {
-      const result = evaluatePolicy(r, config.policy);
-      if (!result.passed) throw policyError(r, result);
-      return result;
-    },
-    (x) => x.checks.map((c) => `${c.check} ✓`).join(', '),
-  );
+  // The three gates are independent: run them together and report every one that says no.
+  const gates = await Promise.allSettled([
+    run('verify', () => verifySignature(r.reference, config.verify), (x) => `signed by ${x.signer}`),
+    run(
+      'scan',
+      async () => {
+        const result = evaluateScan(await readReport(config.scanReport), { ...config.scan, digest: r.digest });
+        if (!result.passed) throw new ForgeError('SCAN_BLOCKED', result.message);
+        return result;
+      },
+      (x) => x.message,
+    ),
+    run(
+      'policy',
+      async () => {
+        const result = evaluatePolicy(r, config.policy);
+        if (!result.passed) throw policyError(r, result);
+        return result;
+      },
+      (x) => x.checks.map((c) => `${c.check} ✓`).join(', '),
+    ),
+  ]);
+  const refusal = gates.find((g) => g.status === 'rejected');
+  if (refusal) throw refusal.reason;
+  const [signer, scan, policy] = gates.map((g) => (g as PromiseFulfilledResult<unknown>).value) as [
+    Awaited<ReturnType<typeof verifySignature>>,
+    ReturnType<typeof evaluateScan>,
+    ReturnType<typeof evaluatePolicy>,
+  ];
   const copied = await run('promote', () => promoteDigest(r.repository, r.digest, trustedRepository!), (x) => `${x.copied ? 'copied to' : 'already in'} ${x.reference}`);
   const predicate: PromotionPredicate = {
     source: r.reference,
@@ -135,7 +145,7 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
   };
   const attested = await run(
     'attest',
-    () => attestPromotion(copied.reference, predicate, { key: config.attest.key, password: config.attest.password, transparencyLog: config.verify.transparencyLog }, { key: config.attest.verifyKey, transparencyLog: config.verify.transparencyLog }),
+    () => attestPromotion(copied.reference, predicate, { key: config.attest.key, password: config.attest.password, transparencyLog: config.verify.transparencyLog }, { key: config.attest.verifyKey, transparencyLog: config.verify.transparencyLog }, !copied.copied || copied.tags.some((t) => t.endsWith('.att'))),
     (x) => `${x.created ? 'signed' : 'found'} ${x.attestationDigest}`,
   );
   const record = await run(
