@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ForgeError } from '../steps/lib/errors.ts';
+import { promotionSettingsSchema } from '../steps/lib/promotion-settings.ts';
 
 /**
  * The platform configuration: everything a platform team sets when it installs forge-workflows.
@@ -177,9 +178,30 @@ export const platformConfigSchema = z.strictObject({
       path: ['additionalAttestationKeys'],
     })
     .optional(),
+  /**
+   * verify-and-promote (docs/verify-and-promote.md): named keys and policies submitters choose
+   * from, shipped to the step pods as a ConfigMap, plus where the promotion key and the records
+   * database credentials live. Without this section no forge-verify-and-promote is generated.
+   */
+  promotion: promotionSettingsSchema
+    .extend({
+      /** The private key that signs promotion attestations: a Secret (cosign.key, cosign.password) or a KMS URI. */
+      attestationSigningKey: z.union([
+        z.strictObject({
+          secret: z.strictObject({ name: dnsLabel, key: z.string().default('cosign.key'), passwordKey: z.string().default('cosign.password') }),
+        }),
+        z.strictObject({ kms: z.string().regex(/^(gcpkms|awskms|azurekms|hashivault):\/\//, 'must be a KMS URI') }),
+      ]),
+      /** PostgreSQL of the allowlist and audit trail: a Secret key holding its postgresql:// URL. */
+      database: z.strictObject({ secret: z.strictObject({ name: dnsLabel, key: z.string().default('url') }) }),
+      /** Deadline of one promotion, seconds (a large image takes a while to copy). */
+      timeoutSeconds: z.number().int().min(60).max(6 * 3600).default(3600),
+    })
+    .optional(),
 });
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
+export type PromotionConfig = NonNullable<PlatformConfig['promotion']>;
 export type ImageRef = z.infer<typeof imageSchema>;
 export type AdmissionConfig = NonNullable<PlatformConfig['admission']>;
 export type VerificationKey = AdmissionConfig['signingKey'];

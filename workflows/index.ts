@@ -1,8 +1,9 @@
 import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
 import type { PlatformConfig } from '../cdk8s/platform-config.ts';
 import { discoveryTemplate } from './discovery.ts';
+import { verifyAndPromoteTemplate } from './verify-and-promote.ts';
 
 /** The library's WorkflowTemplates, in the order they run. */
 export function workflowTemplates(config: PlatformConfig): IWorkflowTemplate[] {
-  return [discoveryTemplate(config)];
+  return [discoveryTemplate(config), verifyAndPromoteTemplate(config)].filter((t): t is IWorkflowTemplate => t !== undefined);
 }

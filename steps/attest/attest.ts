@@ -26,22 +26,20 @@ export async function attestPromotion(
   mayExist = true,
 ): Promise<AttestResult> {
   const [repository, digest] = trustedReference.split('@') as [string, string];
+  const attestationTag = `${repository}:${signatureTag(digest, 'att')}`;
   const existing = mayExist && (await findAttestation(trustedReference, predicate, verifier));
-  if (!existing) {
-    const dir = await mkdtemp(join(tmpdir(), 'forge-attest-'));
-    try {
-      const file = join(dir, 'predicate.json');
-      await writeFile(file, JSON.stringify(predicate));
-      await attestImage(trustedReference, file, PROMOTION_PREDICATE_TYPE, signer);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-    if (!(await findAttestation(trustedReference, predicate, verifier))) {
-      throw new ForgeError('ATTESTATION_FAILED', `the promotion attestation of ${trustedReference} did not verify after signing`);
-    }
+  if (existing) return { attestationDigest: await digestOf(attestationTag), created: false };
+  const dir = await mkdtemp(join(tmpdir(), 'forge-attest-'));
+  try {
+    const file = join(dir, 'predicate.json');
+    await writeFile(file, JSON.stringify(predicate));
+    await attestImage(trustedReference, file, PROMOTION_PREDICATE_TYPE, signer);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  const attestationDigest = await digestOf(`${repository}:${signatureTag(digest, 'att')}`);
-  return { attestationDigest, created: !existing };
+  const [verified, attestationDigest] = await Promise.all([findAttestation(trustedReference, predicate, verifier), digestOf(attestationTag)]);
+  if (!verified) throw new ForgeError('ATTESTATION_FAILED', `the promotion attestation of ${trustedReference} did not verify after signing`);
+  return { attestationDigest, created: true };
 }
 
 async function findAttestation(reference: string, predicate: PromotionPredicate, verifier: VerifyOptions): Promise<boolean> {

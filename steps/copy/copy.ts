@@ -29,8 +29,10 @@ export async function promoteDigest(sourceRepository: string, digest: string, ta
   const [already, sourceTags] = await Promise.all([exists(target), tagsOf(sourceRepository)]);
   if (!already) await orasCopy(source, target, COPY_CONCURRENCY);
   const tags = (['sig', 'att'] as const).map((kind) => signatureTag(digest, kind)).filter((tag) => sourceTags.includes(tag));
-  await Promise.all(tags.map((tag) => orasCopy(`${sourceRepository}:${tag}`, `${targetRepository}:${tag}`)));
-  const landed = await digestOf(target).catch(() => undefined);
+  const [landed] = await Promise.all([
+    digestOf(target).catch(() => undefined),
+    ...tags.map((tag) => orasCopy(`${sourceRepository}:${tag}`, `${targetRepository}:${tag}`)),
+  ]);
   if (landed !== digest) {
     throw new ForgeError('COPY_FAILED', `after copying, ${target} resolves to ${landed ?? 'nothing'}: the trusted registry does not hold the promoted digest`);
   }

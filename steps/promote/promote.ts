@@ -4,7 +4,7 @@ import { promoteDigest } from '../copy/copy.ts';
 import { ForgeError, isForgeError } from '../lib/errors.ts';
 import type { PromotionRecords } from '../lib/records/records.ts';
 import { evaluatePolicy, policyError, type PromotionPolicy } from '../policy/policy.ts';
-import { resolveImage, type ResolvedImage } from '../resolve/resolve.ts';
+import { resolveImage, trustedRepositoryFor, type ResolvedImage } from '../resolve/resolve.ts';
 import { readReport, scanSummary } from '../scan/cli.ts';
 import { evaluateScan, type ScanPolicyInput } from '../scan/gate.ts';
 import { verifySignature, type VerifyPolicy } from '../verify/verify.ts';
@@ -50,15 +50,6 @@ export interface PromoteResult {
 
 /** Plain data for the records' JSON columns (drops undefined, checks it serializes). */
 const asJson = (value: unknown): never => JSON.parse(JSON.stringify(value)) as never;
-
-/** Maps `<incoming>/<path>` to `<trusted>/<path>`; anything else is refused. */
-export function trustedRepositoryFor(repository: string, config: Pick<PromoteConfig, 'incoming' | 'trusted'>): string {
-  const prefix = `${config.incoming.replace(/\/$/, '')}/`;
-  if (!repository.startsWith(prefix)) {
-    throw new ForgeError('POLICY_VIOLATION', `${repository} is not in the incoming registry ${config.incoming}: only images pushed there are promoted`);
-  }
-  return `${config.trusted.replace(/\/$/, '')}/${repository.slice(prefix.length)}`;
-}
 
 /**
  * verify-and-promote without a cluster: the same steps the WorkflowTemplate runs, in order.

@@ -1,15 +1,22 @@
 import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
-import { resolveImage } from './resolve.ts';
+import { resolveImage, trustedRepositoryFor } from './resolve.ts';
 
 export const usage = `Usage: forge resolve --image REF [--output json] [--outputs-dir DIR]
 
 Resolves an image reference to its digest (and, for an index, every platform manifest with its
 compressed size and configured user). Later steps use only the digest.
+With --incoming PREFIX --trusted PREFIX it also refuses an image outside the incoming registry
+and names the trusted repository it will be promoted to (output trusted-repository).
 `;
 
-export const options = { image: { type: 'string' }, ...commonOptions } as const;
-const schema = z.object({ image: z.string().min(1, 'the image to resolve is required'), ...commonSchema });
+export const options = { image: { type: 'string' }, incoming: { type: 'string' }, trusted: { type: 'string' }, ...commonOptions } as const;
+const schema = z.object({
+  image: z.string().min(1, 'the image to resolve is required'),
+  incoming: z.string().optional(),
+  trusted: z.string().optional(),
+  ...commonSchema,
+});
 
 export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
@@ -19,9 +26,10 @@ export function main(argv: string[]): Promise<void> {
     schema,
     async run(v) {
       const image = await resolveImage(v.image);
+      const trustedRepository = v.incoming && v.trusted ? trustedRepositoryFor(image.repository, { incoming: v.incoming, trusted: v.trusted }) : '';
       return {
-        result: image,
-        outputs: { digest: image.digest, reference: image.reference, 'image.json': JSON.stringify(image) },
+        result: { ...image, ...(trustedRepository ? { trustedRepository } : {}) },
+        outputs: { digest: image.digest, reference: image.reference, 'image.json': JSON.stringify(image), 'trusted-repository': trustedRepository },
         text: `${image.requested} → ${image.reference}\n${image.platforms.map((p) => `  ${p.platform} ${p.digest} ${p.compressedSize} bytes user=${p.user || '(root)'}`).join('\n')}\n`,
       };
     },

@@ -65,3 +65,12 @@ function platformName(p: { os: string; architecture: string; variant?: string } 
   if (!p) return 'default';
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
+
+/** Maps `<incoming>/<path>` to `<trusted>/<path>`; anything else is refused. */
+export function trustedRepositoryFor(repository: string, config: { incoming: string; trusted: string }): string {
+  const prefix = `${config.incoming.replace(/\/$/, '')}/`;
+  if (!repository.startsWith(prefix)) {
+    throw new ForgeError('POLICY_VIOLATION', `${repository} is not in the incoming registry ${config.incoming}: only images pushed there are promoted`);
+  }
+  return `${config.trusted.replace(/\/$/, '')}/${repository.slice(prefix.length)}`;
+}

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { z } from 'zod';
 import { writeOutput } from '../lib/argo-io.ts';
 import { parseToolArgs, runTool } from '../lib/cli.ts';
+import { loadPromotionSettings, pick } from '../lib/promotion-settings.ts';
 import { ForgeError, isForgeError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { splitReference } from '../policy/checks.ts';
@@ -20,7 +21,7 @@ exception that would cover one has expired.
 
 Options (each may also come from FORGE_<OPTION>, e.g. FORGE_THRESHOLD):
   --report FILE        Trivy JSON report (\`trivy image --format json --output FILE <image>\`)
-  --image REF          no report: run \`trivy image --format json --quiet REF\` (needs trivy on
+  --image REF          binds --report to this image's digest; without a report, run \`trivy image --format json --quiet REF\` (needs trivy on
                        PATH or FORGE_TOOL_TRIVY, and access to trivy's vulnerability database)
   --digest DIGEST      the report must be about this manifest digest (default: the digest of
                        --image when it has one)
@@ -38,6 +39,8 @@ export const options = {
   threshold: { type: 'string' },
   'ignore-unfixed': { type: 'boolean' },
   exceptions: { type: 'string' },
+  'scan-policy': { type: 'string' },
+  settings: { type: 'string' },
   output: { type: 'string' },
   'outputs-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -53,6 +56,8 @@ const schema = z.object({
   threshold: z.preprocess((v) => (typeof v === 'string' && v !== '' ? v.toUpperCase() : undefined), z.enum(SEVERITIES).default(DEFAULT_THRESHOLD)),
   'ignore-unfixed': z.boolean().default(false),
   exceptions: optional,
+  'scan-policy': optional,
+  settings: optional,
   output: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['text', 'json']).default('text')),
   'outputs-dir': optional,
   help: z.boolean().optional(),
@@ -70,30 +75,40 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const outputsDir = values['outputs-dir'];
+    let written = false;
     try {
       if (!values.report && !values.image) throw new ForgeError('INVALID_ARGS', 'give --report FILE (a Trivy JSON report) or --image REF (to run trivy)');
-      if (values.report && values.image) throw new ForgeError('INVALID_ARGS', 'give either --report or --image, not both (use --digest to bind a report to an image)');
       const imageDigest = values.image ? splitReference(values.image).digest : undefined;
       if (values.digest && imageDigest && values.digest !== imageDigest) {
         throw new ForgeError('INVALID_ARGS', `--digest ${values.digest} differs from the digest of --image ${values.image}`);
       }
       const digest = values.digest ?? imageDigest;
-      const exceptions = values.exceptions ? await loadExceptions(values.exceptions) : [];
+      const named = values['scan-policy']
+        ? pick((await loadPromotionSettings(values.settings)).scanPolicies, values['scan-policy'], 'scan policy')
+        : undefined;
+      const exceptions = [...(named?.exceptions ?? []), ...(values.exceptions ? await loadExceptions(values.exceptions) : [])];
       const report = values.report ? await readReport(values.report) : await scanImage(values.image!);
-      const result = evaluateScan(report, { threshold: values.threshold, ignoreUnfixed: values['ignore-unfixed'], exceptions, ...(digest ? { digest } : {}) });
+      const result = evaluateScan(report, {
+        threshold: named?.threshold ?? values.threshold,
+        ignoreUnfixed: named?.ignoreUnfixed ?? values['ignore-unfixed'],
+        exceptions,
+        ...(digest ? { digest } : {}),
+      });
       log.info({ passed: result.passed, summary: result.summary, blocking: result.blocking.length }, result.message);
       if (outputsDir) await writeScanOutputs(outputsDir, result);
+      written = true;
       process.stdout.write(values.output === 'json' ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, digest));
-      if (!result.passed) process.exitCode = 1;
+      if (!result.passed) throw new ForgeError('SCAN_BLOCKED', result.message);
     } catch (e) {
       // A refused report still leaves the Argo outputs in place: the gate did not pass.
-      if (outputsDir && isForgeError(e)) await writeFailureOutputs(outputsDir, e).catch(() => undefined);
+      if (outputsDir && isForgeError(e) && !written) await writeFailureOutputs(outputsDir, e).catch(() => undefined);
       throw e;
     }
   });
 }
 
 export async function readReport(file: string): Promise<TrivyReport> {
+  if (/^https?:\/\//.test(file)) return parseTrivyReport(await fetchReport(file), file);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -101,6 +116,15 @@ export async function readReport(file: string): Promise<TrivyReport> {
     throw new ForgeError('INVALID_ARGS', `cannot read the Trivy report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [{ file, message: 'check the --report path' }]);
   }
   return parseTrivyReport(text, file);
+}
+
+/** A report published elsewhere (CI artifact store, registry scanner API) over HTTP(S). */
+async function fetchReport(url: string): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
+    throw new ForgeError('INVALID_ARGS', `cannot fetch the Trivy report ${url}: ${(e as Error).message}`);
+  });
+  if (!response.ok) throw new ForgeError('INVALID_ARGS', `cannot fetch the Trivy report ${url}: HTTP ${response.status}`);
+  return response.text();
 }
 
 function executable(path: string): boolean {

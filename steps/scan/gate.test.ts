@@ -404,13 +404,14 @@ describe('forge scan CLI', () => {
     expect(err).toContain('exceptions[1].reason: entry 1 (CVE-2022-37434): reason is required');
   });
 
-  it('needs --report or --image, not both', async () => {
+  it('needs --report or --image; with both, the image only binds the report to its digest', async () => {
     await main([]);
     expect(process.exitCode).toBe(2);
     expect(err).toContain('give --report FILE');
     err = '';
-    await main(['--report', 'a.json', '--image', 'x:1']);
-    expect(err).toContain('not both');
+    await main(['--report', fixture('clean-nonroot.json'), '--image', `registry.example.com/team/api@sha256:${'9'.repeat(64)}`]);
+    expect(process.exitCode).toBe(1);
+    expect(err).toMatch(/SCAN_BLOCKED: the scan report is for .* not for sha256:9{64}/);
   });
 
   it('without trivy, --image says the database cannot be downloaded here and asks for a report', async () => {

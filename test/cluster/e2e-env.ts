@@ -1,0 +1,213 @@
+/**
+ * Where the end-to-end tests run: the local cluster of test/cluster/cluster.ts by default, or any
+ * cluster named by a kubeconfig (kind, k3d, a cloud one). See docs/testing-on-a-real-cluster.md.
+ *
+ *   FORGE_E2E_KUBECONFIG   kubeconfig of the cluster (default: the local cluster's admin kubeconfig)
+ *   FORGE_E2E_STEPS_IMAGE  step image reference the cluster can run (default: the locally built one)
+ *   FORGE_E2E_PULL_POLICY  imagePullPolicy for it (default Never: the local image is imported)
+ *   FORGE_E2E_NAMESPACE    namespace of the test workflows (default forge-e2e; created if missing)
+ *   FORGE_E2E_GIT_LISTEN   address the test's git daemon listens on, reachable from pods
+ *                          (default the local node address 10.88.0.1)
+ * Argo's workflow-controller must already run in the cluster (cluster:up installs it).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { toolPath } from '../../steps/lib/tools.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(HERE, '..', '..');
+const TOOLS_HOME = path.resolve(process.env.FORGE_TOOLS_HOME || path.join(os.homedir(), '.cache', 'forge-workflows'));
+const LOCAL_STATE = path.resolve(process.env.FORGE_CLUSTER_DIR || path.join(TOOLS_HOME, 'cluster', 'state'));
+
+interface LocalClusterInfo {
+  kubeconfig: string;
+  nodeIp: string;
+  images: Record<string, string>;
+}
+
+function localCluster(): LocalClusterInfo | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(LOCAL_STATE, 'cluster.json'), 'utf8')) as LocalClusterInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface E2eEnv {
+  kubeconfig: string;
+  stepsImage: string;
+  pullPolicy: 'Never' | 'IfNotPresent' | 'Always';
+  namespace: string;
+  gitListen: string;
+  kubectlBin: string;
+  argoBin: string;
+}
+
+export function e2eEnv(): E2eEnv {
+  const local = localCluster();
+  const kubeconfig = process.env.FORGE_E2E_KUBECONFIG || local?.kubeconfig;
+  if (!kubeconfig || !fs.existsSync(kubeconfig)) {
+    throw new Error(
+      'no cluster for the end-to-end tests: start the local one with `npm run cluster:up`, or set FORGE_E2E_KUBECONFIG to a kubeconfig (see docs/testing-on-a-real-cluster.md)',
+    );
+  }
+  const stepsImage = process.env.FORGE_E2E_STEPS_IMAGE || local?.images.steps;
+  if (!stepsImage) throw new Error('FORGE_E2E_STEPS_IMAGE is not set and the local cluster has no steps image');
+  const builtKubectl = (() => {
+    try {
+      const out = execFileSync(process.execPath, [path.join(REPO_ROOT, 'images/cluster/build.mjs'), '--paths'], { encoding: 'utf8' });
+      return (JSON.parse(out) as { kubernetes: Record<string, string> }).kubernetes.kubectl;
+    } catch {
+      return undefined;
+    }
+  })();
+  return {
+    kubeconfig,
+    stepsImage,
+    pullPolicy: (process.env.FORGE_E2E_PULL_POLICY as E2eEnv['pullPolicy']) || 'Never',
+    namespace: process.env.FORGE_E2E_NAMESPACE || 'forge-e2e',
+    gitListen: process.env.FORGE_E2E_GIT_LISTEN || local?.nodeIp || '127.0.0.1',
+    kubectlBin: builtKubectl && fs.existsSync(builtKubectl) ? builtKubectl : 'kubectl',
+    argoBin: toolPath('argo'),
+  };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (never throws on a non-zero exit). */
+export function run(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export async function kubectl(env: E2eEnv, args: string[], input?: string): Promise<string> {
+  const r = await run(env.kubectlBin, ['--kubeconfig', env.kubeconfig, ...args], { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${r.code}): ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+export function argo(env: E2eEnv, args: string[], timeoutMs = 600_000): Promise<RunResult> {
+  return run(env.argoBin, ['--kubeconfig', env.kubeconfig, '-n', env.namespace, ...args], { timeoutMs });
+}
+
+export interface ArgoNode {
+  id: string;
+  type: string;
+  templateName?: string;
+  phase: string;
+  message?: string;
+  outputs?: { parameters?: { name: string; value?: string }[]; exitCode?: string };
+}
+export interface ArgoWorkflow {
+  metadata: { name: string };
+  status: { phase: string; message?: string; nodes?: Record<string, ArgoNode> };
+}
+
+export async function getWorkflow(env: E2eEnv, name: string): Promise<ArgoWorkflow> {
+  const r = await argo(env, ['get', name, '-o', 'json']);
+  if (r.code !== 0) throw new Error(`argo get ${name} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as ArgoWorkflow;
+}
+
+/** Name of the workflow `argo submit … -o name` printed (the last non-empty line). */
+export function submittedName(r: RunResult): string {
+  const m = /^Name:\s+(\S+)/m.exec(r.stdout);
+  if (m) return m[1]!;
+  const lines = r.stdout.trim().split('\n');
+  return lines[lines.length - 1]!.trim();
+}
+
+export async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** `git daemon` serving `baseDir` read-only on host:port; resolves once it accepts connections. */
+export async function gitDaemon(baseDir: string, host: string): Promise<{ url: (repo: string) => string; stop: () => Promise<void>; process: ChildProcess }> {
+  const port = await freePort(host);
+  const child = spawn(
+    toolPath('git'),
+    ['daemon', `--listen=${host}`, `--port=${port}`, `--base-path=${baseDir}`, '--export-all', '--reuseaddr', '--informative-errors', baseDir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, host, () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`git daemon did not start on ${host}:${port}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: (repo) => `git://${host}:${port}/${repo}`,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('close', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Creates the test namespace and a least-privilege service account for the test workflows. */
+export async function ensureNamespace(env: E2eEnv, extraYaml = ''): Promise<void> {
+  const yaml = `
+apiVersion: v1
+kind: Namespace
+metadata: { name: ${env.namespace} }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: e2e-workflow, namespace: ${env.namespace} }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: e2e-executor, namespace: ${env.namespace} }
+rules:
+  - apiGroups: [argoproj.io]
+    resources: [workflowtaskresults]
+    verbs: [create, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: e2e-executor, namespace: ${env.namespace} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: e2e-executor }
+subjects:
+  - { kind: ServiceAccount, name: e2e-workflow, namespace: ${env.namespace} }
+${extraYaml}`;
+  await kubectl(env, ['apply', '-f', '-'], yaml);
+}
