@@ -21,8 +21,9 @@ exception that would cover one has expired.
 
 Options (each may also come from FORGE_<OPTION>, e.g. FORGE_THRESHOLD):
   --report FILE        Trivy JSON report (\`trivy image --format json --output FILE <image>\`)
-  --image REF          binds --report to this image's digest; without a report, run \`trivy image --format json --quiet REF\` (needs trivy on
-                       PATH or FORGE_TOOL_TRIVY, and access to trivy's vulnerability database)
+  --image REF          with --report: binds the report to this image's digest; without one:
+                       run \`trivy image --format json --quiet REF\` (needs trivy on PATH or
+                       FORGE_TOOL_TRIVY, and access to trivy's vulnerability database)
   --digest DIGEST      the report must be about this manifest digest (default: the digest of
                        --image when it has one)
   --threshold SEV      lowest blocking severity: CRITICAL, HIGH (default), MEDIUM, LOW, UNKNOWN
