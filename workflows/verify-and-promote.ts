@@ -30,6 +30,7 @@ const input = (name: string, description: string): StepInput => ({ name, descrip
 /** The seven step templates; each is `forge <tool>` in the step image. */
 function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] {
   const settings = [{ name: 'settings', mountPath: settingsDir, configMap: SETTINGS_CONFIGMAP }];
+  const settingsFile = { settings: SETTINGS_FILE };
   const t = Math.max(60, Math.floor(p.timeoutSeconds / 2));
   const signingKey = 'secret' in p.attestationSigningKey ? p.attestationSigningKey.secret : undefined;
   return [
@@ -50,6 +51,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
     {
       name: 'verify',
       command: 'verify',
+      settings: settingsFile,
       inputs: [input('image', 'Image by digest.'), input('verification-key', 'Configured key name.')],
       outputs: [out('signer', 'signer', 'Who signed the image (key reference or certificate identity).')],
       mounts: settings,
@@ -59,6 +61,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
     {
       name: 'scan',
       command: 'scan',
+      settings: settingsFile,
       inputs: [input('image', 'Image by digest.'), input('report', 'Trivy report URL (empty: run trivy).'), input('scan-policy', 'Configured scan policy name.')],
       outputs: [out('scan-summary', 'scan-summary.json', 'JSON: counts per severity, verdict, blocking ids.', '{}'), out('passed', 'passed', 'true when the gate passed.', 'false')],
       mounts: settings,
@@ -68,6 +71,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
     {
       name: 'policy',
       command: 'policy',
+      settings: settingsFile,
       inputs: [input('image-info', 'image.json from resolve.'), input('promotion-policy', 'Configured promotion policy name.')],
       outputs: [out('policy-results', 'policy-results', 'JSON: each check with required and actual.', '[]')],
       mounts: settings,
@@ -91,7 +95,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
         input('scan-summary', 'Scan summary JSON.'),
         input('policy-results', 'Policy results JSON.'),
       ],
-      settings: { key: signingKey ? `${KEY_DIR}/${signingKey.key}` : (p.attestationSigningKey as { kms: string }).kms },
+      settings: { ...settingsFile, key: signingKey ? `${KEY_DIR}/${signingKey.key}` : (p.attestationSigningKey as { kms: string }).kms },
       argoEnv: [
         ['FORGE_WORKFLOW_NAME', '{{workflow.name}}'],
         ['FORGE_WORKFLOW_UID', '{{workflow.uid}}'],

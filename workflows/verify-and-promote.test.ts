@@ -1,0 +1,133 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkTemplate } from '../cdk8s/constructs/workflow-template.ts';
+import { parsePlatformConfig, type PlatformConfig } from '../cdk8s/platform-config.ts';
+import { generateKeyPair, signImage } from '../steps/lib/cosign.ts';
+import { exists } from '../steps/lib/crane.ts';
+import { buildImage } from '../test/helpers/images.ts';
+import { runLocally } from '../test/helpers/local-argo.ts';
+import { startPostgres } from '../test/helpers/postgres.ts';
+import { startRegistry, type Registry } from '../test/helpers/registry.ts';
+import { trivyReport } from '../test/helpers/trivy.ts';
+import { SETTINGS_CONFIGMAP, verifyAndPromoteTemplate } from './verify-and-promote.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const example = parse(await readFile(join(root, 'cdk8s/platform.example.yaml'), 'utf8')) as Record<string, unknown>;
+
+describe('forge-verify-and-promote template', () => {
+  it('offers the configured names as dropdowns and is complete for the UI', () => {
+    const t = verifyAndPromoteTemplate(parsePlatformConfig(example))!;
+    expect(() => checkTemplate(t)).not.toThrow();
+    const args = Object.fromEntries(t.spec.arguments!.parameters!.map((p) => [p.name, p]));
+    expect(args.image!.value).toBeUndefined(); // required
+    expect(args['scan-policy']).toMatchObject({ value: 'default', enum: ['default', 'relaxed'] });
+    expect(args['promotion-policy']).toMatchObject({ value: 'default', enum: ['default', 'small'] });
+    const copy = t.spec.templates!.find((x) => x.name === 'main')!.dag!.tasks!.find((x) => x.name === 'copy')!;
+    expect(copy.depends).toBe('verify && scan && policy');
+  });
+
+  it('is not generated without a promotion section', () => {
+    const { promotion: _, ...rest } = example;
+    expect(verifyAndPromoteTemplate(parsePlatformConfig(rest))).toBeUndefined();
+  });
+});
+
+/**
+ * The template's own wiring run with the real step tools as local processes, against two real
+ * registries and a real PostgreSQL: what each node passes to the next is what Argo would pass.
+ */
+describe('forge-verify-and-promote wiring, step tools run locally', () => {
+  let incoming: Registry;
+  let trusted: Registry;
+  let pg: Awaited<ReturnType<typeof startPostgres>>;
+  let work: string;
+  let http: Server;
+  let reportsUrl: string;
+  let config: PlatformConfig;
+  let devKey: { privateKey: string; publicKey: string };
+  let mounts: Record<string, string>;
+  let secrets: Record<string, string>;
+
+  beforeAll(async () => {
+    [incoming, trusted, pg] = await Promise.all([startRegistry(), startRegistry(), startPostgres()]);
+    work = await mkdtemp(join(tmpdir(), 'forge-vap-'));
+    devKey = await generateKeyPair(await mkdtemp(join(work, 'dev-')));
+    const promotionDir = await mkdtemp(join(work, 'promotion-'));
+    const promotionKey = await generateKeyPair(promotionDir);
+    await writeFile(join(promotionDir, 'cosign.password'), '');
+    const pub = (f: string) => readFile(f, 'utf8');
+    config = parsePlatformConfig({
+      ...example,
+      registries: { incoming: incoming.host, trusted: `${trusted.host}/forge`, tracking: `${trusted.host}/tracking`, release: `${trusted.host}/release` },
+      promotion: {
+        transparencyLog: false,
+        verificationKeys: { developers: { publicKey: await pub(devKey.publicKey) } },
+        scanPolicies: { default: { threshold: 'HIGH' } },
+        promotionPolicies: { default: { maxSize: '10MiB' } },
+        attestationPublicKey: { publicKey: await pub(promotionKey.publicKey) },
+        attestationSigningKey: { secret: { name: 'forge-promotion-key' } },
+        database: { secret: { name: 'forge-records-db', key: 'url' } },
+      },
+    });
+    // what the ConfigMap and the Secret mounts would hold
+    const settingsDir = join(work, 'settings');
+    await mkdir(settingsDir);
+    const { PromotionChart } = await import('../cdk8s/charts/promotion.ts');
+    const { Testing } = await import('cdk8s');
+    const chart = new PromotionChart(Testing.app(), 'p', config);
+    const cm = chart.toJson().find((o: { metadata: { name: string } }) => o.metadata.name === SETTINGS_CONFIGMAP) as { data: Record<string, string> };
+    await writeFile(join(settingsDir, 'settings.json'), cm.data['settings.json']!);
+    mounts = { '/etc/forge/promotion-key': promotionDir, '/etc/forge/promotion': settingsDir };
+    secrets = { 'forge-promotion-key/cosign.password': '', 'forge-records-db/url': pg.url };
+    http = createServer(async (req, res) => {
+      const body = await readFile(join(work, 'reports', req.url!.slice(1))).catch(() => undefined);
+      res.writeHead(body ? 200 : 404).end(body);
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const address = http.address();
+    reportsUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    await mkdir(join(work, 'reports'));
+  }, 120_000);
+
+  afterAll(async () => {
+    http?.close();
+    await Promise.all([incoming?.stop(), trusted?.stop(), pg?.stop()]);
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  async function candidate(name: string, user: string) {
+    const repository = `${incoming.host}/team/${name}`;
+    const digest = await buildImage(`${repository}:1.0.0`, { user });
+    await signImage(`${repository}@${digest}`, { key: devKey.privateKey, transparencyLog: false });
+    await writeFile(join(work, 'reports', `${name}.json`), JSON.stringify(trivyReport(repository, digest, user)));
+    return { image: `${repository}:1.0.0`, digest, report: `${reportsUrl}/${name}.json` };
+  }
+
+  it('promotes, attests and records through the template, every output wired', async () => {
+    const c = await candidate('web', '1000');
+    const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image, 'scan-report-url': c.report }, { mounts, secrets });
+    for (const [name, node] of Object.entries(nodes)) expect(node.phase, `${name}: ${node.message}\n${node.stderr}`).toBe('Succeeded');
+    const trustedRef = `${trusted.host}/forge/team/web@${c.digest}`;
+    expect(nodes.copy!.outputs['trusted-reference']).toBe(trustedRef);
+    expect(await exists(trustedRef)).toBe(true);
+    expect(nodes.attest!.outputs['attestation-digest']).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(nodes.record!.outputs['record-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(nodes.record!.outputs.created).toBe('true');
+    expect(JSON.parse(nodes.scan!.outputs['scan-summary']!)).toMatchObject({ passed: true });
+  });
+
+  it('stops at a refused gate: the node says why, nothing after it runs', async () => {
+    const c = await candidate('rooted', '0');
+    const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image, 'scan-report-url': c.report }, { mounts, secrets });
+    expect(nodes.policy!.phase).toBe('Failed');
+    expect(nodes.policy!.message).toMatch(/POLICY_VIOLATION: .* non-root\n.*required a non-root user .*; actual USER 0/);
+    expect(nodes.verify!.phase).toBe('Succeeded');
+    expect([nodes.copy!.phase, nodes.attest!.phase, nodes.record!.phase]).toEqual(['Omitted', 'Omitted', 'Omitted']);
+    expect(await exists(`${trusted.host}/forge/team/rooted@${c.digest}`)).toBe(false);
+  });
+});
