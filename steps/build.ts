@@ -1,9 +1,12 @@
 /**
  * `npm run build`: bundles the step tools into one ESM file for the step image
- * (dist/bundles/forge.mjs) next to the CUE schema it evaluates with (dist/bundles/forge.cue).
+ * (dist/bundles/forge.mjs) next to what it reads at run time: the CUE schema (forge.cue), the
+ * records' migrations and PGlite's WebAssembly.
  * The image runs `forge <command>` with FORGE_CUE_SCHEMA pointing at the schema.
  */
-import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -21,12 +24,16 @@ export async function bundle(): Promise<{ file: string; bytes: number }> {
     format: 'esm',
     sourcemap: 'linked',
     legalComments: 'linked',
-    define: { 'process.env.FORGE_CLI_MAIN': '"1"' },
+    define: { 'process.env.FORGE_CLI_MAIN': '"1"', FORGE_BUNDLE: 'true' },
     // Some CommonJS dependencies call require(); give the ESM bundle one.
     banner: { js: "import { createRequire as __forgeRequire } from 'node:module'; const require = __forgeRequire(import.meta.url);" },
     logLevel: 'warning',
   });
   await copyFile(`${root}steps/lib/cue/forge.cue`, `${outdir}/forge.cue`);
+  // The records' SQL migrations and PGlite's WebAssembly, both looked up next to the bundle.
+  await cp(`${root}steps/lib/records/migrations`, `${outdir}/migrations`, { recursive: true });
+  const pglite = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
+  for (const asset of ['pglite.wasm', 'pglite.data', 'initdb.wasm']) await copyFile(`${pglite}/${asset}`, `${outdir}/${asset}`);
   const file = `${outdir}/forge.mjs`;
   return { file, bytes: (await stat(file)).size };
 }

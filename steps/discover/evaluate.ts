@@ -6,9 +6,14 @@ import { CueFailure, cueExport, type CueDiagnostic } from '../lib/cue.ts';
 import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
 import { projectConfigSchema, repoConfigSchema, type ProjectConfig, type RepoConfig } from './config.ts';
 
-/** Where the schema lives; a bundled step image sets FORGE_CUE_SCHEMA to its copy. */
+/** Set to true by esbuild in the step bundle (steps/build.ts), where the schema sits next to it. */
+declare const FORGE_BUNDLE: boolean | undefined;
+
+/** Where the schema lives: FORGE_CUE_SCHEMA, else next to the bundle, else in the sources. */
 export function schemaPath(): string {
-  return process.env.FORGE_CUE_SCHEMA ?? fileURLToPath(new URL('../lib/cue/forge.cue', import.meta.url));
+  if (process.env.FORGE_CUE_SCHEMA) return process.env.FORGE_CUE_SCHEMA;
+  const bundled = typeof FORGE_BUNDLE !== 'undefined' && FORGE_BUNDLE;
+  return fileURLToPath(new URL(bundled ? './forge.cue' : '../lib/cue/forge.cue', import.meta.url));
 }
 
 export interface Evaluated {
