@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../../test/helpers/fault-proxy.ts';
 import { buildImage, buildIndex, catalog } from '../../test/helpers/images.ts';
@@ -213,5 +214,30 @@ describe('verify-and-promote: a registry that fails mid-copy', () => {
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe('forge promote (the CLI)', () => {
+  const cli = (args: string[]) =>
+    execa(join(process.cwd(), 'bin/forge.mjs'), ['promote', ...args], { reject: false, env: { FORGE_STATE_DIR: join(work, 'cli-state'), COSIGN_PASSWORD: '' } });
+  const flags = (c: { report: string }) => [
+    '--incoming', incoming.host, '--trusted', `${trusted.host}/forge`, '--key', devKey.publicKey, '--transparency-log', 'false',
+    '--scan-report', c.report, '--promotion-key', promotionKey.privateKey, '--promotion-pub', promotionKey.publicKey,
+  ];
+
+  it('prints each step, then the result; --json for machines; exit 1 with the reason on a refusal', async () => {
+    const c = await candidate();
+    const text = await cli([c.reference, ...flags(c)]);
+    expect(text.exitCode, text.stderr).toBe(0);
+    for (const step of ['resolve', 'verify', 'scan', 'policy', 'promote', 'attest', 'record']) expect(text.stdout).toMatch(new RegExp(`✓ ${step}\\s`));
+    expect(text.stdout).toContain(`promoted ${c.trustedRepository}@${c.digest}`);
+    const json = await cli([c.reference, ...flags(c), '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ digest: c.digest, created: false });
+
+    const root = await candidate({ user: 'root' });
+    const refusedRun = await cli([root.reference, ...flags(root)]);
+    expect(refusedRun.exitCode).toBe(1);
+    expect(refusedRun.stdout).toMatch(/✗ policy/);
+    expect(refusedRun.stderr).toMatch(/POLICY_VIOLATION: .*\n\s+non-root: required a non-root user .*; actual USER root/);
   });
 });
