@@ -25,6 +25,13 @@ function executable(path: string): boolean {
   }
 }
 
+/** `FORGE_TOOL_<NAME>` (an explicit path), then PATH: for tools the project does not pin (trivy). */
+export function findExecutable(name: string): string | undefined {
+  const envName = `FORGE_TOOL_${name.toUpperCase().replace(/-/g, '_')}`;
+  const candidates = [process.env[envName], ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))];
+  return candidates.find((p): p is string => typeof p === 'string' && p.length > 0 && executable(p));
+}
+
 const resolved = new Map<ToolName, string>();
 
 /**

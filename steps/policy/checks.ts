@@ -1,3 +1,5 @@
+import { parseReference } from '../lib/reference.ts';
+
 /**
  * The promotion policy checks (seed 000 §4.3): pure functions over what the registry says about
  * an image. Each returns required vs actual so a refusal tells a person exactly what to change.
@@ -27,7 +29,7 @@ export function checkSize(compressedBytes: number, limitBytes: number, platform?
  * omission), and what gets promoted is always the digest it resolved to.
  */
 export function checkTag(reference: string): CheckResult {
-  const { tag, digest } = splitReference(reference);
+  const { tag, digest } = parseReference(reference);
   const latest = tag === 'latest' || (!tag && !digest);
   return {
     check: 'not-latest',
@@ -39,7 +41,7 @@ export function checkTag(reference: string): CheckResult {
 
 /** The promoted reference must be pinned by digest. */
 export function checkPinned(reference: string): CheckResult {
-  const { digest } = splitReference(reference);
+  const { digest } = parseReference(reference);
   return {
     check: 'pinned',
     passed: /^sha256:[0-9a-f]{64}$/.test(digest ?? ''),
@@ -63,15 +65,6 @@ export function checkUser(user: string | undefined, platform?: string): CheckRes
     actual: value === '' ? 'no USER set (runs as root)' : `USER ${value}`,
     ...(platform ? { platform } : {}),
   };
-}
-
-/** `host/repo:tag@sha256:…` → its parts (a port colon is not a tag). */
-export function splitReference(reference: string): { repository: string; tag?: string; digest?: string } {
-  const [nameAndTag, digest] = reference.split('@') as [string, string | undefined];
-  const slash = nameAndTag.lastIndexOf('/');
-  const colon = nameAndTag.lastIndexOf(':');
-  if (colon > slash) return { repository: nameAndTag.slice(0, colon), tag: nameAndTag.slice(colon + 1), ...(digest ? { digest } : {}) };
-  return { repository: nameAndTag, ...(digest ? { digest } : {}) };
 }
 
 export function formatBytes(n: number): string {

@@ -4,7 +4,7 @@ import { promoteDigest } from '../copy/copy.ts';
 import { ForgeError, isForgeError } from '../lib/errors.ts';
 import type { PromotionRecords } from '../lib/records/records.ts';
 import { evaluatePolicy, policyError, type PromotionPolicy } from '../policy/policy.ts';
-import { resolveImage, trustedRepositoryFor, type ResolvedImage } from '../resolve/resolve.ts';
+import { resolveImage, trustedRepositoryFor } from '../resolve/resolve.ts';
 import { readReport, scanSummary } from '../scan/cli.ts';
 import { evaluateScan, type ScanPolicyInput } from '../scan/gate.ts';
 import { verifySignature, type VerifyPolicy } from '../verify/verify.ts';
@@ -59,8 +59,8 @@ const asJson = (value: unknown): never => JSON.parse(JSON.stringify(value)) as n
  */
 export async function promote(image: string, config: PromoteConfig, records: RecordsPort, onStep: (r: StepReport) => void = () => undefined): Promise<PromoteResult> {
   const steps: StepReport[] = [];
-  let resolved: ResolvedImage | undefined;
-  let trustedRepository: string | undefined;
+  // What the audit trail can say about a refusal grows as the steps learn it.
+  const known: { digest?: string; trustedRepository?: string } = {};
   const run = async <T>(step: StepName, fn: () => Promise<T>, summarize: (t: T) => string): Promise<T> => {
     const t0 = performance.now();
     try {
@@ -77,8 +77,8 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
       await records
         .recordRefusal({
           sourceReference: image,
-          digest: resolved?.digest,
-          trustedRepository,
+          digest: known.digest,
+          trustedRepository: known.trustedRepository,
           outcome: isForgeError(e) && ['SIGNATURE_INVALID', 'SCAN_BLOCKED', 'POLICY_VIOLATION'].includes(e.code) ? 'refused' : 'failed',
           check: step,
           message,
@@ -92,8 +92,9 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
   };
 
   const r = await run('resolve', () => resolveImage(image), (x) => `${x.reference} (${x.platforms.length} platform(s))`);
-  resolved = r;
-  trustedRepository = trustedRepositoryFor(r.repository, config);
+  known.digest = r.digest;
+  const trustedRepository = trustedRepositoryFor(r.repository, config);
+  known.trustedRepository = trustedRepository;
   // The three gates are independent: run them together and report every one that says no.
   const gates = await Promise.allSettled([
     run('verify', () => verifySignature(r.reference, config.verify), (x) => `signed by ${x.signer}`),
@@ -123,7 +124,7 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
     ReturnType<typeof evaluateScan>,
     ReturnType<typeof evaluatePolicy>,
   ];
-  const copied = await run('promote', () => promoteDigest(r.repository, r.digest, trustedRepository!), (x) => `${x.copied ? 'copied to' : 'already in'} ${x.reference}`);
+  const copied = await run('promote', () => promoteDigest(r.repository, r.digest, trustedRepository), (x) => `${x.copied ? 'copied to' : 'already in'} ${x.reference}`);
   const predicate: PromotionPredicate = {
     source: r.reference,
     digest: r.digest,
@@ -143,7 +144,7 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
     'record',
     () =>
       records.recordPromotion({
-        trustedRepository: trustedRepository!,
+        trustedRepository: trustedRepository,
         digest: r.digest,
         sourceReference: r.reference,
         signer: { signer: signer.signer, transparencyLog: signer.transparencyLog },

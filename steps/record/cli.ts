@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { defaultDataDir, openDatabase } from '../lib/records/db.ts';
-import { DIGEST_PATTERN, parsePinnedReference, parseReference, PromotionRecords, type PromotionInput, type RefusalInput } from '../lib/records/records.ts';
+import { PromotionRecords, type PromotionInput, type RefusalInput } from '../lib/records/records.ts';
+import { DIGEST_PATTERN, parsePinnedReference, parseReference } from '../lib/reference.ts';
 
 export const usage = `Usage: forge record [options]
 

@@ -1,6 +1,6 @@
 import { configOf, digestOf, isIndex, manifestOf, type Manifest } from '../lib/crane.ts';
 import { ForgeError } from '../lib/errors.ts';
-import { splitReference } from '../policy/checks.ts';
+import { parseReference } from '../lib/reference.ts';
 
 /** One runnable image of a (possibly multi-platform) reference. */
 export interface PlatformImage {
@@ -33,7 +33,7 @@ const ATTESTATION_PLATFORM = 'unknown/unknown';
  * manifest is resolved too (attestation entries `unknown/unknown` excepted).
  */
 export async function resolveImage(requested: string): Promise<ResolvedImage> {
-  const { repository, digest: pinned } = splitReference(requested);
+  const { repository, digest: pinned } = parseReference(requested);
   if (!repository.includes('/')) {
     throw new ForgeError('INVALID_ARGS', `"${requested}" is not a full image reference: give <registry>/<repository>[:tag|@digest]`);
   }

@@ -1,6 +1,5 @@
-import { accessSync, constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { writeOutput } from '../lib/argo-io.ts';
@@ -8,7 +7,8 @@ import { parseToolArgs, runTool } from '../lib/cli.ts';
 import { loadPromotionSettings, pick } from '../lib/promotion-settings.ts';
 import { ForgeError, isForgeError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
-import { splitReference } from '../policy/checks.ts';
+import { findExecutable } from '../lib/tools.ts';
+import { parseReference } from '../lib/reference.ts';
 import { loadExceptions } from './exceptions.ts';
 import { DEFAULT_THRESHOLD, describeFinding, evaluateScan, type ScanResult } from './gate.ts';
 import { parseTrivyReport, SEVERITIES, type TrivyReport } from './report.ts';
@@ -79,7 +79,7 @@ export async function main(argv: string[]): Promise<void> {
     let written = false;
     try {
       if (!values.report && !values.image) throw new ForgeError('INVALID_ARGS', 'give --report FILE (a Trivy JSON report) or --image REF (to run trivy)');
-      const imageDigest = values.image ? splitReference(values.image).digest : undefined;
+      const imageDigest = values.image ? parseReference(values.image).digest : undefined;
       if (values.digest && imageDigest && values.digest !== imageDigest) {
         throw new ForgeError('INVALID_ARGS', `--digest ${values.digest} differs from the digest of --image ${values.image}`);
       }
@@ -128,19 +128,9 @@ async function fetchReport(url: string): Promise<string> {
   return response.text();
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `FORGE_TOOL_TRIVY`, then PATH. Trivy is not part of the pinned toolchain: it cannot be installed here. */
 export function findTrivy(): string | undefined {
-  const candidates = [process.env.FORGE_TOOL_TRIVY, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'trivy'))];
-  return candidates.find((p): p is string => typeof p === 'string' && p.length > 0 && executable(p));
+  return findExecutable('trivy');
 }
 
 /** Runs the real `trivy image --format json --quiet <ref>` (argument vector, no shell) and parses its report. */

@@ -23,12 +23,13 @@ import { isForgeError } from '../../steps/lib/errors.ts';
 import { synthVariant, VARIANTS } from './manifests.ts';
 import { fail, pass, type Check, type ConformanceContext, type ManifestSet, type Suite } from './suite.ts';
 import { argoLintSuite } from './suites/argo-lint.ts';
+import { cosignSuite } from './suites/cosign.ts';
 import { schemaSuite } from './suites/schema.ts';
 import { securitySuite } from './suites/security.ts';
 import { trivySuite } from './suites/trivy.ts';
 
 /** The suites, in the order they run. Later: `trivy-golden` (fixtures/trivy), `cosign-vectors` (fixtures/cosign). */
-export const SUITES: Suite[] = [schemaSuite, argoLintSuite, securitySuite, trivySuite];
+export const SUITES: Suite[] = [schemaSuite, argoLintSuite, securitySuite, trivySuite, cosignSuite];
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
