@@ -241,3 +241,16 @@ describe('forge promote (the CLI)', () => {
     expect(refusedRun.stderr).toMatch(/POLICY_VIOLATION: .*\n\s+non-root: required a non-root user .*; actual USER root/);
   });
 });
+
+describe('verify-and-promote: only the incoming registry', () => {
+  it('refuses an image from elsewhere before any gate runs, and says so in the audit trail', async () => {
+    const c = await candidate();
+    const steps: string[] = [];
+    const e = await promote(c.reference, { ...config(c.report), incoming: `${incoming.host}/other-team` }, records, (s) => steps.push(`${s.step}:${s.ok}`)).catch((err: unknown) => err as ForgeError);
+    expect(e).toBeInstanceOf(ForgeError);
+    expect((e as ForgeError).message).toMatch(/is not in the incoming registry .*other-team/);
+    expect(steps).toEqual(['resolve:false']);
+    const events = await records.listEvents({ digest: c.digest, limit: 5 });
+    expect(events[0]).toMatchObject({ outcome: 'refused', checkName: 'resolve' });
+  });
+});

@@ -91,10 +91,16 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
     }
   };
 
-  const r = await run('resolve', () => resolveImage(image), (x) => `${x.reference} (${x.platforms.length} platform(s))`);
-  known.digest = r.digest;
-  const trustedRepository = trustedRepositoryFor(r.repository, config);
-  known.trustedRepository = trustedRepository;
+  const { r, trustedRepository } = await run(
+    'resolve',
+    async () => {
+      const resolved = await resolveImage(image);
+      known.digest = resolved.digest;
+      known.trustedRepository = trustedRepositoryFor(resolved.repository, config);
+      return { r: resolved, trustedRepository: known.trustedRepository };
+    },
+    (x) => `${x.r.reference} (${x.r.platforms.length} platform(s)) → ${x.trustedRepository}`,
+  );
   // The three gates are independent: run them together and report every one that says no.
   const gates = await Promise.allSettled([
     run('verify', () => verifySignature(r.reference, config.verify), (x) => `signed by ${x.signer}`),
