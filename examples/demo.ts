@@ -6,8 +6,11 @@
  *   2. publish examples/monorepo as a commit of a local bare repository
  *   3. run discovery exactly as the forge-discovery step does (URL + commit + branch), writing
  *      the Argo output files, and print what each phase-group slot will run
+ *   4. verify-and-promote an api-server image: two local registries (incoming, trusted), cosign
+ *      keys made here, a one-layer image built with crane and signed, then promoted, attested
+ *      and recorded (embedded PGlite); then an unsigned image, refused
  */
-import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +20,14 @@ import { writeArgoOutputs } from '../steps/discover/cli.ts';
 import { discover } from '../steps/discover/discover.ts';
 import { formatTable } from '../steps/discover/format.ts';
 import { isForgeError } from '../steps/lib/errors.ts';
+import { generateKeyPair, signImage } from '../steps/lib/cosign.ts';
+import { openDatabase } from '../steps/lib/records/db.ts';
+import { PromotionRecords } from '../steps/lib/records/records.ts';
 import { toolPath } from '../steps/lib/tools.ts';
+import { promote, type PromoteConfig, type StepReport } from '../steps/promote/promote.ts';
+import { buildImage } from '../test/helpers/images.ts';
+import { startRegistry } from '../test/helpers/registry.ts';
+import { trivyReport } from '../test/helpers/trivy.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (s: string) => process.stdout.write(`\n\x1b[1m▶ ${s}\x1b[0m\n`);
@@ -32,6 +42,53 @@ async function publishExample(work: string): Promise<{ url: string; commit: stri
   await git.addConfig('user.email', 'demo@forge.invalid').addConfig('user.name', 'forge demo').addConfig('commit.gpgsign', 'false');
   await git.add(['-A']).commit('example monorepo').addRemote('origin', `file://${bare}`).push('origin', 'main');
   return { url: `file://${bare}`, commit: (await git.revparse(['HEAD'])).trim() };
+}
+
+/** verify-and-promote on two local registries, as `forge promote` runs it without a cluster. */
+async function promoteDemo(work: string, commit: string): Promise<void> {
+  say('verify-and-promote: starting an incoming and a trusted registry (docker-registry on loopback)');
+  const [incoming, trusted] = await Promise.all([startRegistry(), startRegistry()]);
+  const db = await openDatabase({ dataDir: join(work, 'records') });
+  try {
+    process.stdout.write(`incoming ${incoming.host}, trusted ${trusted.host}\n`);
+    const developer = await generateKeyPair(await mkdtemp(join(work, 'developer-key-')));
+    const promotion = await generateKeyPair(await mkdtemp(join(work, 'promotion-key-')));
+    const repository = `${incoming.host}/forge-demo/api-server`;
+    const digest = await buildImage(`${repository}:sha-${commit.slice(0, 12)}`, { user: '65532' });
+    await signImage(`${repository}@${digest}`, { key: developer.privateKey, transparencyLog: false });
+    process.stdout.write(`built and signed ${repository}:sha-${commit.slice(0, 12)} → ${digest}\n`);
+    // Trivy's vulnerability database cannot be downloaded here: the gate reads a report made elsewhere.
+    const report = join(work, 'api-server.trivy.json');
+    await writeFile(report, JSON.stringify(trivyReport(repository, digest, '65532', [{ id: 'CVE-2024-0001', pkg: 'zlib', severity: 'LOW' }])));
+    const config: PromoteConfig = {
+      incoming: incoming.host,
+      trusted: `${trusted.host}/forge`,
+      verify: { key: developer.publicKey, transparencyLog: false },
+      scanReport: report,
+      scan: {},
+      policy: { maxCompressedBytes: 2 * 1024 ** 3 },
+      attest: { key: promotion.privateKey, verifyKey: promotion.publicKey },
+      workflow: { name: 'demo', uid: '' },
+    };
+    const records = new PromotionRecords(db);
+    const print = (s: StepReport) => process.stdout.write(`${s.ok ? '✓' : '✗'} ${s.step.padEnd(8)} ${s.summary}  (${s.ms} ms)\n`);
+    say(`forge promote ${repository}:sha-${commit.slice(0, 12)}`);
+    const result = await promote(`${repository}:sha-${commit.slice(0, 12)}`, config, records, print);
+    process.stdout.write(`promoted ${result.trustedReference}\nrecord ${result.recordId}\n`);
+
+    say('forge promote of an unsigned image: refused, the trusted registry untouched');
+    const unsigned = await buildImage(`${incoming.host}/forge-demo/unsigned:1.0.0`, { user: '65532' });
+    await writeFile(report, JSON.stringify(trivyReport(`${incoming.host}/forge-demo/unsigned`, unsigned, '65532')));
+    await promote(`${incoming.host}/forge-demo/unsigned:1.0.0`, config, records, print).then(
+      () => {
+        throw new Error('the unsigned image was promoted');
+      },
+      (e: unknown) => process.stdout.write(`refused: ${isForgeError(e) ? e.format() : String(e)}\n`),
+    );
+  } finally {
+    await db.close();
+    await Promise.all([incoming.stop(), trusted.stop()]);
+  }
 }
 
 async function main(): Promise<void> {
@@ -61,6 +118,8 @@ async function main(): Promise<void> {
     say('Same commit on tag api/v1.0.0: only the api project releases');
     const tagged = await discover({ source: url, commit, tag: 'api/v1.0.0' });
     process.stdout.write(`release projects: ${JSON.stringify(tagged.output.releaseProjects)}\n`);
+
+    await promoteDemo(work, commit);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
