@@ -56,11 +56,14 @@ export async function benchPromote(log: (line: string) => void): Promise<string>
     const orasS = await timed(() => orasCopy(source, `${trusted.host}/oras/big@${digest}`));
     log(`oras cp: ${orasS.toFixed(1)} s`);
     let steps = '';
+    let copyMs = 0;
     const promoteS = await timed(async () => {
       const r = await promote(`${repository}:1.0.0`, config(`${trusted.host}/forge`), records);
       steps = r.steps.map((s) => `${s.step} ${s.ms} ms`).join(', ');
+      copyMs = r.steps.find((s) => s.step === 'promote')!.ms;
     });
     log(`forge promote (all 7 steps): ${promoteS.toFixed(1)} s — ${steps}`);
+    log(`  of which the copy itself (image + .sig, digest check): ${(copyMs / 1000).toFixed(1)} s, ratio ${(copyMs / 1000 / Math.min(craneS, orasS)).toFixed(2)} to the faster peer`);
     t = performance.now();
     const same = await timed(() => promote(`${repository}:1.0.0`, config(`${incoming.host}/trusted`), records));
     log(`forge promote within one registry (blobs mounted): ${same.toFixed(1)} s`);
