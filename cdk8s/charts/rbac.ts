@@ -8,10 +8,17 @@ import type { PlatformConfig } from '../platform-config.ts';
 
 type Model = { toJSON(): unknown; validate(): void; metadata?: { name?: string } };
 
+/** [namespace, name] pairs → namespace → sorted unique names. */
+function groupBy(pairs: [string, string][]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [namespace, name] of pairs) out.set(namespace, [...new Set([...(out.get(namespace) ?? []), name])].sort());
+  return out;
+}
+
 function add(scope: Construct, model: Model): ApiObject {
   model.validate();
   const json = model.toJSON() as ConstructorParameters<typeof ApiObject>[2];
-  return new ApiObject(scope, `${json.kind}-${json.metadata?.name}`, json);
+  return new ApiObject(scope, `${json.kind}-${json.metadata?.namespace}-${json.metadata?.name}`, json);
 }
 
 /**
@@ -42,6 +49,29 @@ export class RbacChart extends Chart {
         subjects: [{ kind: 'ServiceAccount', name: workflow, namespace: ns }],
       }),
     );
+
+    // Verification keys kept in Kubernetes Secrets (`k8s://<namespace>/<name>`) are read by cosign
+    // itself: the workflow account may get exactly those secrets, nothing else.
+    const keySecrets = Object.values(config.promotion?.verificationKeys ?? {})
+      .flatMap((k) => ('secret' in k ? [k.secret.slice('k8s://'.length).split('/') as [string, string]] : []));
+    for (const [secretNamespace, names] of groupBy(keySecrets)) {
+      const name = `${workflow}-verification-keys`;
+      add(
+        this,
+        new Role({
+          metadata: { name, namespace: secretNamespace, labels: standardLabels('rbac') },
+          rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get'] }],
+        }),
+      );
+      add(
+        this,
+        new RoleBinding({
+          metadata: { name, namespace: secretNamespace, labels: standardLabels('rbac') },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+          subjects: [{ kind: 'ServiceAccount', name: workflow, namespace: ns }],
+        }),
+      );
+    }
 
     add(this, new ServiceAccount({ metadata: { name: submitter, namespace: ns, labels: standardLabels('rbac') }, automountServiceAccountToken: false }));
     add(

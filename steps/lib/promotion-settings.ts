@@ -14,9 +14,13 @@ const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowe
 const pem = z.string().regex(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n?$/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
 const kms = z.string().regex(/^(gcpkms|awskms|azurekms|hashivault):\/\//, 'must be a KMS URI (gcpkms://, awskms://, azurekms://, hashivault://)');
 
+/** A Kubernetes Secret cosign reads itself (`k8s://<namespace>/<name>`, key `cosign.pub`). */
+const k8sSecret = z.string().regex(/^k8s:\/\/[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be k8s://<namespace>/<secret name>');
+
 export const verificationKeySchema = z.union([
   z.strictObject({ publicKey: pem }),
   z.strictObject({ kms }),
+  z.strictObject({ secret: k8sSecret }),
   z.strictObject({ keyless: z.strictObject({ identity: z.string().min(1), issuer: z.url() }) }),
 ]);
 
@@ -72,9 +76,10 @@ export function pick<T>(map: Record<string, T>, key: string, what: string): T {
   return value;
 }
 
-/** A key as cosign takes it: a PEM is written to a temporary file, a KMS URI passes through. */
-export async function cosignKeyRef(key: { publicKey: string } | { kms: string }): Promise<string> {
+/** A key as cosign takes it: a PEM is written to a temporary file, a KMS URI or k8s:// passes through. */
+export async function cosignKeyRef(key: { publicKey: string } | { kms: string } | { secret: string }): Promise<string> {
   if ('kms' in key) return key.kms;
+  if ('secret' in key) return key.secret;
   const dir = await mkdtemp(join(tmpdir(), 'forge-key-'));
   const file = join(dir, 'key.pub');
   await writeFile(file, key.publicKey.endsWith('\n') ? key.publicKey : `${key.publicKey}\n`);
