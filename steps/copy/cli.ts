@@ -4,7 +4,7 @@ import { promoteDigest } from './copy.ts';
 
 export const usage = `Usage: forge copy --image REPO@sha256:… --target-repository TRUSTED/REPO
 
-Copies the exact digest (and its cosign .sig/.att tags) to the trusted repository with crane:
+Copies the exact digest (and its cosign .sig/.att tags) to the trusted repository with oras:
 blobs before manifests, children before an index, manifest bytes unchanged. Idempotent.
 `;
 

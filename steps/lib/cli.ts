@@ -95,12 +95,13 @@ export const commonSchema = {
 export async function stepMain<S extends z.ZodType>(argv: string[], spec: StepSpec<S>): Promise<void> {
   const log = createLogger(spec.tool);
   await runTool(log, async () => {
-    const { values, positionals } = parseToolArgs(argv, spec.options, spec.schema);
-    const v = values as { help?: boolean; output?: string; 'outputs-dir'?: string };
-    if (v.help) {
+    // Help first: it must work without the options a run requires.
+    if (argv.includes('--help') || argv.includes('-h')) {
       process.stdout.write(spec.usage);
       return;
     }
+    const { values, positionals } = parseToolArgs(argv, spec.options, spec.schema);
+    const v = values as { output?: string; 'outputs-dir'?: string };
     const outcome = await spec.run(values, positionals, log);
     const dir = v['outputs-dir'];
     if (dir) await Promise.all(Object.entries(outcome.outputs ?? {}).map(([file, content]) => writeOutput(`${dir}/${file}`, content)));

@@ -10,8 +10,8 @@ import { promote, type StepReport } from './promote.ts';
 export const usage = `Usage: forge promote IMAGE --incoming PREFIX --trusted PREFIX --key PUB --scan-report FILE
                      --promotion-key KEY --promotion-pub PUB --transparency-log true|false [options]
 
-Runs verify-and-promote without a cluster: resolve → verify → scan → policy → promote → attest →
-record, printing each step. IMAGE must be under the incoming prefix; it is copied to the same
+Runs verify-and-promote without a cluster: resolve, then verify, scan and policy together, then
+promote (copy) → attest → record, printing each step. IMAGE must be under the incoming prefix; it is copied to the same
 path under the trusted prefix.
 
   --incoming PREFIX        <registry>/<path> developers push to
