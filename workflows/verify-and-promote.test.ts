@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkTemplate } from '../cdk8s/constructs/workflow-template.ts';
@@ -17,6 +18,7 @@ import { trivyReport } from '../test/helpers/trivy.ts';
 import { SETTINGS_CONFIGMAP, verifyAndPromoteTemplate } from './verify-and-promote.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const pgClient = pg.Client;
 const example = parse(await readFile(join(root, 'cdk8s/platform.example.yaml'), 'utf8')) as Record<string, unknown>;
 
 describe('forge-verify-and-promote template', () => {
@@ -111,13 +113,15 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
   it('promotes, attests and records through the template, every output wired', async () => {
     const c = await candidate('web', '1000');
     const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image, 'scan-report-url': c.report }, { mounts, secrets });
-    for (const [name, node] of Object.entries(nodes)) expect(node.phase, `${name}: ${node.message}\n${node.stderr}`).toBe('Succeeded');
+    for (const [name, node] of Object.entries(nodes).filter(([n]) => n !== 'audit')) expect(node.phase, `${name}: ${node.message}\n${node.stderr}`).toBe('Succeeded');
     const trustedRef = `${trusted.host}/forge/team/web@${c.digest}`;
     expect(nodes.copy!.outputs['trusted-reference']).toBe(trustedRef);
     expect(await exists(trustedRef)).toBe(true);
     expect(nodes.attest!.outputs['attestation-digest']).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(nodes.record!.outputs['record-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(nodes.record!.outputs.created).toBe('true');
+    expect(nodes.audit!.phase).toBe('Omitted'); // the exit handler only audits runs that did not succeed
+    expect(nodes.verify!.outputs.signer).toMatch(/^developers \(sha256:[0-9a-f]{64}\)$/);
     expect(JSON.parse(nodes.scan!.outputs['scan-summary']!)).toMatchObject({ passed: true });
   });
 
@@ -129,5 +133,16 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
     expect(nodes.verify!.phase).toBe('Succeeded');
     expect([nodes.copy!.phase, nodes.attest!.phase, nodes.record!.phase]).toEqual(['Omitted', 'Omitted', 'Omitted']);
     expect(await exists(`${trusted.host}/forge/team/rooted@${c.digest}`)).toBe(false);
+    // the exit handler appended the refusal to the audit trail in PostgreSQL
+    expect(nodes.audit!.phase, nodes.audit!.stderr).toBe('Succeeded');
+    const db = new pgClient({ connectionString: pg.url });
+    await db.connect();
+    try {
+      const { rows } = await db.query('SELECT outcome, check_name, message, workflow_name FROM promotion_events WHERE id = $1', [nodes.audit!.outputs['event-id']]);
+      expect(rows[0]).toMatchObject({ outcome: 'refused', check_name: 'policy', workflow_name: 'local-run' });
+      expect(rows[0].message).toMatch(/^POLICY_VIOLATION: .*non-root/);
+    } finally {
+      await db.end();
+    }
   });
 });

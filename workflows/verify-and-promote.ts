@@ -129,6 +129,23 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
   ];
 }
 
+/** The exit handler's step: a refused or failed run is appended to the audit trail. */
+function auditStep(p: PromotionConfig): StepTemplateProps {
+  return {
+    name: 'audit',
+    command: 'record',
+    inputs: [input('source-reference', 'The image as submitted.'), input('failures', "Argo's {{workflow.failures}}.")],
+    argoEnv: [
+      ['FORGE_WORKFLOW_NAME', '{{workflow.name}}'],
+      ['FORGE_WORKFLOW_UID', '{{workflow.uid}}'],
+    ],
+    outputs: [out('event-id', 'event-id', 'Id of the audit event.')],
+    secretEnv: [{ name: 'FORGE_DATABASE_URL', secret: p.database.secret.name, key: p.database.secret.key }],
+    timeoutSeconds: 300,
+    retries: 2,
+  };
+}
+
 const param = (name: string, value: string) => ({ name, value });
 const from = (task: string, output: string) => `{{tasks.${task}.outputs.parameters.${output}}}`;
 
@@ -232,7 +249,22 @@ export function verifyAndPromoteTemplate(config: PlatformConfig): IWorkflowTempl
           'workflows.argoproj.io/description': 'Key `{{workflow.parameters.verification-key}}`, scan policy `{{workflow.parameters.scan-policy}}`, promotion policy `{{workflow.parameters.promotion-policy}}`',
         },
       },
+      // A run that does not succeed leaves its reason in the audit trail, like `forge promote` does.
+      onExit: 'exit-handler',
       templates: [
+        {
+          name: 'exit-handler',
+          dag: {
+            tasks: [
+              {
+                name: 'audit',
+                template: 'audit',
+                when: '{{workflow.status}} != Succeeded',
+                arguments: { parameters: [param('source-reference', '{{workflow.parameters.image}}'), param('failures', '{{workflow.failures}}')] },
+              },
+            ],
+          },
+        },
         {
           name: 'main',
           dag: { tasks: dag() },
@@ -244,7 +276,7 @@ export function verifyAndPromoteTemplate(config: PlatformConfig): IWorkflowTempl
             ],
           },
         },
-        ...steps(config, p).map((s) => stepTemplate(config, s)),
+        ...[...steps(config, p), auditStep(p)].map((s) => stepTemplate(config, s)),
       ],
     },
   };

@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createHash, createPublicKey } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -76,12 +77,30 @@ export function pick<T>(map: Record<string, T>, key: string, what: string): T {
   return value;
 }
 
-/** A key as cosign takes it: a PEM is written to a temporary file, a KMS URI or k8s:// passes through. */
+/**
+ * A key as cosign takes it: a KMS URI or k8s:// reference passes through; a PEM is written once
+ * to a file named by its fingerprint (so repeated calls reuse it instead of littering /tmp).
+ */
 export async function cosignKeyRef(key: { publicKey: string } | { kms: string } | { secret: string }): Promise<string> {
   if ('kms' in key) return key.kms;
   if ('secret' in key) return key.secret;
-  const dir = await mkdtemp(join(tmpdir(), 'forge-key-'));
-  const file = join(dir, 'key.pub');
+  const dir = join(tmpdir(), 'forge-keys');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${keyFingerprint(key.publicKey).slice('sha256:'.length, 'sha256:'.length + 16)}.pub`);
   await writeFile(file, key.publicKey.endsWith('\n') ? key.publicKey : `${key.publicKey}\n`);
   return file;
+}
+
+/** sha256 of a PEM public key's DER bytes: a stable name for a key in logs and records. */
+export function keyFingerprint(pem: string): string {
+  const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(der).digest('hex')}`;
+}
+
+/** How a configured key is named in outputs, attestations and records (never a temporary path). */
+export function keyLabel(name: string, key: VerificationKey): string {
+  if ('publicKey' in key) return `${name} (${keyFingerprint(key.publicKey)})`;
+  if ('kms' in key) return `${name} (${key.kms})`;
+  if ('secret' in key) return `${name} (${key.secret})`;
+  return `${name} (${key.keyless.identity}, ${key.keyless.issuer})`;
 }

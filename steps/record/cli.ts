@@ -9,6 +9,8 @@ import { DIGEST_PATTERN, parsePinnedReference, parseReference } from '../lib/ref
 export const usage = `Usage: forge record [options]
 
 Puts a promoted image on the promotion allowlist and appends the promotion to the audit trail.
+With --failures (Argo's {{workflow.failures}}, in an exit handler) it records why a run was
+refused or failed instead.
 Run it only after the exact digest was copied into the trusted registry and the promotion was
 attested: a record must never exist without its manifest. Recording a digest again is a no-op
 that returns the existing record (created=false).
@@ -31,6 +33,9 @@ Options (each may also come from FORGE_<OPTION>, e.g. FORGE_TRUSTED_REFERENCE):
   --check NAME               refused: the check that refused the image
   --message TEXT             refused/failed: what happened (required for them)
   --details JSON             refused/failed: details, a JSON object (or @FILE)
+  --failures JSON            Argo's {{workflow.failures}}: outcome, check and message are taken
+                             from the first failed node (refused for a gate's SIGNATURE_INVALID,
+                             SCAN_BLOCKED or POLICY_VIOLATION, failed otherwise)
   --database-url URL         PostgreSQL server (pass it as FORGE_DATABASE_URL from a Secret);
                              without it: embedded PGlite under --state-dir
   --state-dir DIR            embedded PGlite keeps its data in DIR/records
@@ -54,6 +59,7 @@ export const options = {
   check: { type: 'string' },
   message: { type: 'string' },
   details: { type: 'string' },
+  failures: { type: 'string' },
   'database-url': { type: 'string' },
   'state-dir': { type: 'string' },
   ...commonOptions,
@@ -81,6 +87,7 @@ const schema = z.object({
   check: text,
   message: text,
   details: text,
+  failures: text,
   'database-url': text,
   'state-dir': text,
   ...commonSchema,
@@ -148,7 +155,35 @@ export function main(argv: string[]): Promise<void> {
   });
 }
 
+/** Codes of a gate that said no (the image was refused) rather than a run that broke. */
+const REFUSAL = /^(SIGNATURE_INVALID|SCAN_BLOCKED|POLICY_VIOLATION)\b/;
+
+/**
+ * Argo's `{{workflow.failures}}` (in an exit handler): the failed nodes with their messages — a
+ * step's termination message, i.e. its ForgeError. The first one is the check that stopped the run.
+ */
+function fromFailures(json: string): { outcome: 'refused' | 'failed'; check: string; message: string; details: Record<string, unknown> } {
+  let failures: { displayName?: string; templateName?: string; message?: string; phase?: string }[];
+  try {
+    failures = JSON.parse(json);
+  } catch (e) {
+    throw new ForgeError('INVALID_ARGS', `--failures is not the JSON list Argo passes as {{workflow.failures}}: ${(e as Error).message}`);
+  }
+  const first = failures.find((f) => f.message) ?? failures[0];
+  const message = first?.message?.trim() || 'the workflow failed before any step reported why';
+  return {
+    outcome: REFUSAL.test(message) ? 'refused' : 'failed',
+    check: first?.displayName ?? first?.templateName ?? 'workflow',
+    message,
+    details: { failures: failures.map((f) => ({ node: f.displayName ?? f.templateName ?? '', phase: f.phase ?? '', message: f.message ?? '' })) },
+  };
+}
+
 async function record(values: Values): Promise<RecordOutput> {
+  if (values.failures) {
+    const failure = fromFailures(values.failures);
+    values = { ...values, outcome: failure.outcome, check: values.check ?? failure.check, message: values.message ?? failure.message, details: values.details ?? JSON.stringify(failure.details) };
+  }
   const sourceReference = required('source-reference', values['source-reference'], '(the reference promotion was asked for)');
   const workflowName = values['workflow-name'] ?? (process.env.ARGO_WORKFLOW_NAME || undefined);
   const workflowUid = values['workflow-uid'] ?? (process.env.ARGO_WORKFLOW_UID || undefined);

@@ -7,6 +7,8 @@ export interface VerifyPolicy {
   keyless?: KeylessIdentity;
   /** Explicit: false means "no Rekor here" and verification says so (`--insecure-ignore-tlog`). */
   transparencyLog: boolean;
+  /** How the signer is named in outputs and records (default: the key reference). */
+  label?: string;
 }
 
 /**
@@ -20,5 +22,5 @@ export async function verifySignature(reference: string, policy: VerifyPolicy): 
   if (verified.digest !== digest) {
     throw new ForgeError('SIGNATURE_INVALID', `the signature of ${reference} claims ${verified.digest}: refusing`);
   }
-  return { ...verified, transparencyLog: policy.transparencyLog };
+  return { ...verified, ...(policy.label ? { signer: policy.label } : {}), transparencyLog: policy.transparencyLog };
 }

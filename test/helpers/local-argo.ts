@@ -33,11 +33,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 export async function runLocally(wt: IWorkflowTemplate, params: Record<string, string>, opts: LocalRunOptions): Promise<Record<string, LocalNode>> {
   const templates = new Map((wt.spec.templates ?? []).map((t) => [t.name, t]));
   const workflowParams = Object.fromEntries((wt.spec.arguments?.parameters ?? []).map((p) => [p.name, params[p.name] ?? p.value ?? '']));
-  const entry = templates.get(wt.spec.entrypoint!)!;
-  const tasks = entry.dag!.tasks!;
   const nodes: Record<string, LocalNode> = {};
+  const globals: Record<string, string> = {};
   const sub = (text: string, inputs: Record<string, string> = {}) =>
     text
+      .replace(/\{\{workflow\.(status|failures)\}\}/g, (_, n: string) => globals[n] ?? '')
       .replace(/\{\{workflow\.parameters\.([\w-]+)\}\}/g, (_, n: string) => workflowParams[n] ?? '')
       .replace(/\{\{workflow\.name\}\}/g, 'local-run')
       .replace(/\{\{workflow\.uid\}\}/g, '00000000-0000-0000-0000-00000000beef')
@@ -48,44 +48,63 @@ export async function runLocally(wt: IWorkflowTemplate, params: Record<string, s
     for (const [from, to] of Object.entries(opts.mounts)) v = v.replace(from, to);
     return v;
   };
-  const done = new Set<string>();
-  while (done.size < tasks.length) {
-    const ready = tasks.filter((t) => !done.has(t.name) && (t.depends ?? '').split('&&').map((d) => d.trim()).filter(Boolean).every((d) => done.has(d)));
-    await Promise.all(
-      ready.map(async (task) => {
-        const deps = (task.depends ?? '').split('&&').map((d) => d.trim()).filter(Boolean);
-        const template = templates.get(task.template!)!;
-        if (deps.some((d) => nodes[d]?.phase !== 'Succeeded')) {
-          nodes[task.name] = { phase: 'Omitted', outputs: {}, message: 'omitted: a dependency did not succeed', stderr: '' };
-          done.add(task.name);
-          return;
-        }
-        const inputs = Object.fromEntries(
-          (template.inputs?.parameters ?? []).map((p) => [p.name, sub(task.arguments?.parameters?.find((a) => a.name === p.name)?.value ?? p.default ?? '')]),
-        );
-        const outputs = await mkdtemp(join(tmpdir(), `forge-local-${task.name}-`));
-        const termination = join(outputs, 'termination-log');
-        const env: Record<string, string> = { FORGE_TERMINATION_LOG: termination, ARGO_NODE_ID: `local-${task.name}`, PATH: process.env.PATH ?? '' };
-        for (const e of template.container!.env ?? []) {
-          if (e.valueFrom?.secretKeyRef) env[e.name] = opts.secrets[`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`] ?? '';
-          else env[e.name] = remap(sub(e.value ?? '', inputs), outputs);
-        }
-        env.HOME = process.env.HOME ?? '/tmp';
-        const [, ...args] = template.container!.command!;
-        const result = await execa(join(root, 'bin/forge.mjs'), [...args, ...(template.container!.args ?? [])], { env, extendEnv: false, reject: false });
-        const values: Record<string, string> = {};
-        for (const o of template.outputs?.parameters ?? []) {
-          values[o.name] = await readFile(remap(o.valueFrom!.path!, outputs), 'utf8').catch(() => o.valueFrom?.default ?? '');
-        }
-        nodes[task.name] = {
-          phase: result.exitCode === 0 ? 'Succeeded' : 'Failed',
-          outputs: values,
-          message: await readFile(termination, 'utf8').catch(() => (result.exitCode === 0 ? '' : `Error (exit code ${result.exitCode})`)),
-          stderr: result.stderr,
-        };
-        done.add(task.name);
-      }),
-    );
+  await runDag(wt.spec.entrypoint!);
+  if (wt.spec.onExit) {
+    // What Argo gives an exit handler: the run's status and its failed nodes with their messages.
+    const failed = Object.entries(nodes).filter(([, n]) => n.phase === 'Failed');
+    globals.status = failed.length > 0 ? 'Failed' : 'Succeeded';
+    globals.failures = JSON.stringify(failed.map(([name, n]) => ({ displayName: name, templateName: name, message: n.message, phase: n.phase })));
+    await runDag(wt.spec.onExit);
   }
   return nodes;
+
+  async function runDag(name: string): Promise<void> {
+    const tasks = templates.get(name)!.dag!.tasks!;
+    const done = new Set<string>();
+    while (done.size < tasks.length) {
+      const ready = tasks.filter((t) => !done.has(t.name) && (t.depends ?? '').split('&&').map((d) => d.trim()).filter(Boolean).every((d) => done.has(d)));
+      await Promise.all(
+        ready.map(async (task) => {
+          const deps = (task.depends ?? '').split('&&').map((d) => d.trim()).filter(Boolean);
+          const template = templates.get(task.template!)!;
+          if (deps.some((d) => nodes[d]?.phase !== 'Succeeded') || (task.when && !evaluateWhen(sub(task.when)))) {
+            nodes[task.name] = { phase: 'Omitted', outputs: {}, message: 'omitted: a dependency did not succeed or its condition is false', stderr: '' };
+            done.add(task.name);
+            return;
+          }
+          const inputs = Object.fromEntries(
+            (template.inputs?.parameters ?? []).map((p) => [p.name, sub(task.arguments?.parameters?.find((a) => a.name === p.name)?.value ?? p.default ?? '')]),
+          );
+          const outputs = await mkdtemp(join(tmpdir(), `forge-local-${task.name}-`));
+          const termination = join(outputs, 'termination-log');
+          const env: Record<string, string> = { FORGE_TERMINATION_LOG: termination, ARGO_NODE_ID: `local-${task.name}`, PATH: process.env.PATH ?? '' };
+          for (const e of template.container!.env ?? []) {
+            if (e.valueFrom?.secretKeyRef) env[e.name] = opts.secrets[`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`] ?? '';
+            else env[e.name] = remap(sub(e.value ?? '', inputs), outputs);
+          }
+          env.HOME = process.env.HOME ?? '/tmp';
+          const [, ...args] = template.container!.command!;
+          const result = await execa(join(root, 'bin/forge.mjs'), [...args, ...(template.container!.args ?? [])], { env, extendEnv: false, reject: false });
+          const values: Record<string, string> = {};
+          for (const o of template.outputs?.parameters ?? []) {
+            values[o.name] = await readFile(remap(o.valueFrom!.path!, outputs), 'utf8').catch(() => o.valueFrom?.default ?? '');
+          }
+          nodes[task.name] = {
+            phase: result.exitCode === 0 ? 'Succeeded' : 'Failed',
+            outputs: values,
+            message: await readFile(termination, 'utf8').catch(() => (result.exitCode === 0 ? '' : `Error (exit code ${result.exitCode})`)),
+            stderr: result.stderr,
+          };
+          done.add(task.name);
+        }),
+      );
+    }
+  }
+}
+
+/** The `when` forms the library uses: `A == B` and `A != B` after substitution. */
+function evaluateWhen(expression: string): boolean {
+  const m = /^\s*(.*?)\s*(==|!=)\s*(.*?)\s*$/.exec(expression);
+  if (!m) throw new Error(`local runner: unsupported when expression ${expression}`);
+  return m[2] === '==' ? m[1] === m[3] : m[1] !== m[3];
 }
