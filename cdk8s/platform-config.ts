@@ -93,6 +93,11 @@ export const platformConfigSchema = z.strictObject({
       tracking: registryHost,
       /** Release OCI images (`<release>/<repo>/<project>:sha-<commit>`). */
       release: registryHost,
+      /**
+       * A `kubernetes.io/dockerconfigjson` Secret with the credentials the supply-chain steps use
+       * for these registries (crane, oras and cosign read it through DOCKER_CONFIG).
+       */
+      credentialsSecret: dnsLabel.optional(),
     })
     .refine((r) => r.incoming !== r.trusted, { message: 'incoming and trusted registries must differ', path: ['trusted'] }),
   pipeline: z

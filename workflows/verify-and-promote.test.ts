@@ -33,6 +33,20 @@ describe('forge-verify-and-promote template', () => {
     expect(copy.depends).toBe('verify && scan && policy');
   });
 
+  it('gives every registry-facing step the registry credentials through DOCKER_CONFIG', () => {
+    const t = verifyAndPromoteTemplate(parsePlatformConfig(example))!;
+    for (const name of ['resolve', 'verify', 'scan', 'copy', 'attest']) {
+      const step = t.spec.templates!.find((x) => x.name === name)!;
+      expect(step.container!.env).toContainEqual({ name: 'DOCKER_CONFIG', value: '/etc/forge/registry-auth' });
+      expect(step.volumes).toContainEqual({
+        name: 'registry-auth',
+        secret: { secretName: 'forge-registry-credentials', defaultMode: 0o440, items: [{ key: '.dockerconfigjson', path: 'config.json' }] },
+      });
+    }
+    const record = t.spec.templates!.find((x) => x.name === 'record')!;
+    expect(record.container!.env!.map((e) => e.name)).not.toContain('DOCKER_CONFIG');
+  });
+
   it('is not generated without a promotion section', () => {
     const { promotion: _, ...rest } = example;
     expect(verifyAndPromoteTemplate(parsePlatformConfig(rest))).toBeUndefined();

@@ -11,6 +11,7 @@ export const SETTINGS_CONFIGMAP = 'forge-promotion-settings';
 
 const settingsDir = SETTINGS_FILE.slice(0, SETTINGS_FILE.lastIndexOf('/'));
 const KEY_DIR = '/etc/forge/promotion-key';
+const REGISTRY_AUTH_DIR = '/etc/forge/registry-auth';
 
 /** The submit form: an image and names of settings the platform team configured. */
 function inputs(p: PromotionConfig): StepInput[] {
@@ -24,6 +25,8 @@ function inputs(p: PromotionConfig): StepInput[] {
   ];
 }
 
+const workflowEnv = { FORGE_WORKFLOW_NAME: '{{workflow.name}}', FORGE_WORKFLOW_UID: '{{workflow.uid}}' };
+
 const out = (name: string, file: string, description: string, fallback = ''): StepOutput => ({ name, file, description, default: fallback });
 const input = (name: string, description: string): StepInput => ({ name, description });
 
@@ -31,6 +34,10 @@ const input = (name: string, description: string): StepInput => ({ name, descrip
 function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] {
   const settings = [{ name: 'settings', mountPath: settingsDir, configMap: SETTINGS_CONFIGMAP }];
   const settingsFile = { settings: SETTINGS_FILE };
+  // Registry credentials for every step that talks to a registry (DOCKER_CONFIG, read by crane, oras, cosign).
+  const auth = config.registries.credentialsSecret;
+  const authMounts = auth ? [{ name: 'registry-auth', mountPath: REGISTRY_AUTH_DIR, secret: auth, items: [{ key: '.dockerconfigjson', path: 'config.json' }] }] : [];
+  const authEnv: Record<string, string> = auth ? { DOCKER_CONFIG: REGISTRY_AUTH_DIR } : {};
   const t = Math.max(60, Math.floor(p.timeoutSeconds / 2));
   const signingKey = 'secret' in p.attestationSigningKey ? p.attestationSigningKey.secret : undefined;
   return [
@@ -39,6 +46,8 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       command: 'resolve',
       inputs: [input('image', 'Image reference as submitted.')],
       settings: { incoming: config.registries.incoming, trusted: config.registries.trusted },
+      mounts: authMounts,
+      env: authEnv,
       outputs: [
         out('digest', 'digest', 'The digest the reference resolved to.'),
         out('reference', 'reference', '`<repository>@<digest>`: the only form used afterwards.'),
@@ -53,8 +62,9 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       command: 'verify',
       settings: settingsFile,
       inputs: [input('image', 'Image by digest.'), input('verification-key', 'Configured key name.')],
-      outputs: [out('signer', 'signer', 'Who signed the image (key reference or certificate identity).')],
-      mounts: settings,
+      outputs: [out('signer', 'signer', 'Who signed the image (key name and fingerprint, or certificate identity).')],
+      mounts: [...settings, ...authMounts],
+      env: authEnv,
       timeoutSeconds: 300,
       retries: 2,
     },
@@ -64,7 +74,8 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       settings: settingsFile,
       inputs: [input('image', 'Image by digest.'), input('report', 'Trivy report URL (empty: run trivy).'), input('scan-policy', 'Configured scan policy name.')],
       outputs: [out('scan-summary', 'scan-summary.json', 'JSON: counts per severity, verdict, blocking ids.', '{}'), out('passed', 'passed', 'true when the gate passed.', 'false')],
-      mounts: settings,
+      mounts: [...settings, ...authMounts],
+      env: authEnv,
       timeoutSeconds: t,
       retries: 2,
     },
@@ -82,6 +93,8 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       command: 'copy',
       inputs: [input('image', 'Image by digest.'), input('target-repository', 'Trusted repository.')],
       outputs: [out('trusted-reference', 'trusted-reference', 'The promoted image: `<trusted repository>@<digest>`.')],
+      mounts: authMounts,
+      env: authEnv,
       timeoutSeconds: t,
       retries: 2,
     },
@@ -96,12 +109,9 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
         input('policy-results', 'Policy results JSON.'),
       ],
       settings: { ...settingsFile, key: signingKey ? `${KEY_DIR}/${signingKey.key}` : (p.attestationSigningKey as { kms: string }).kms },
-      argoEnv: [
-        ['FORGE_WORKFLOW_NAME', '{{workflow.name}}'],
-        ['FORGE_WORKFLOW_UID', '{{workflow.uid}}'],
-      ],
+      env: { ...workflowEnv, ...authEnv },
       outputs: [out('attestation-digest', 'attestation-digest', 'Digest of the attestation manifest (`sha256-….att`).')],
-      mounts: [...settings, ...(signingKey ? [{ name: 'promotion-key', mountPath: KEY_DIR, secret: signingKey.name }] : [])],
+      mounts: [...settings, ...authMounts, ...(signingKey ? [{ name: 'promotion-key', mountPath: KEY_DIR, secret: signingKey.name }] : [])],
       secretEnv: signingKey ? [{ name: 'COSIGN_PASSWORD', secret: signingKey.name, key: signingKey.passwordKey }] : [],
       timeoutSeconds: 300,
       retries: 2,
@@ -117,10 +127,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
         input('policy-results', 'Policy results JSON.'),
         input('attestation-digest', 'Attestation digest.'),
       ],
-      argoEnv: [
-        ['FORGE_WORKFLOW_NAME', '{{workflow.name}}'],
-        ['FORGE_WORKFLOW_UID', '{{workflow.uid}}'],
-      ],
+      env: workflowEnv,
       outputs: [out('record-id', 'record-id', 'Id of the allowlist row.'), out('created', 'created', 'false when the digest was already promoted.', 'false')],
       secretEnv: [{ name: 'FORGE_DATABASE_URL', secret: p.database.secret.name, key: p.database.secret.key }],
       timeoutSeconds: 300,
@@ -135,10 +142,7 @@ function auditStep(p: PromotionConfig): StepTemplateProps {
     name: 'audit',
     command: 'record',
     inputs: [input('source-reference', 'The image as submitted.'), input('failures', "Argo's {{workflow.failures}}.")],
-    argoEnv: [
-      ['FORGE_WORKFLOW_NAME', '{{workflow.name}}'],
-      ['FORGE_WORKFLOW_UID', '{{workflow.uid}}'],
-    ],
+    env: workflowEnv,
     outputs: [out('event-id', 'event-id', 'Id of the audit event.')],
     secretEnv: [{ name: 'FORGE_DATABASE_URL', secret: p.database.secret.name, key: p.database.secret.key }],
     timeoutSeconds: 300,

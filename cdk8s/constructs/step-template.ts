@@ -42,10 +42,10 @@ export interface StepTemplateProps {
   timeoutSeconds: number;
   /** Retries on infrastructure errors (pod evicted, node lost); a failing tool is not retried. */
   retries?: number;
-  /** Values Argo fills in (`{{workflow.name}}`…), as extra environment variables. */
-  argoEnv?: [string, string][];
+  /** Further environment variables: Argo variables (`{{workflow.name}}`) or fixed paths. */
+  env?: Record<string, string>;
   /** ConfigMaps and Secrets mounted read-only (settings, keys). */
-  mounts?: { name: string; mountPath: string; configMap?: string; secret?: string }[];
+  mounts?: { name: string; mountPath: string; configMap?: string; secret?: string; items?: { key: string; path: string }[] }[];
   /** Environment variables read from Secrets (credentials never travel as parameters). */
   secretEnv?: { name: string; secret: string; key: string }[];
 }
@@ -89,7 +89,9 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
     volumes: [
       { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
       ...(props.mounts ?? []).map((m) =>
-        m.secret ? { name: m.name, secret: { secretName: m.secret, defaultMode: 0o440 } } : { name: m.name, configMap: { name: m.configMap! } },
+        m.secret
+          ? { name: m.name, secret: { secretName: m.secret, defaultMode: 0o440, ...(m.items ? { items: m.items } : {}) } }
+          : { name: m.name, configMap: { name: m.configMap! } },
       ),
     ],
     container: {
@@ -99,7 +101,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
       command: ['forge', props.command],
       env: [
         ...props.inputs.map((i) => ({ name: envName(i.name), value: `{{inputs.parameters.${i.name}}}` })),
-        ...(props.argoEnv ?? []).map(([name, value]) => ({ name, value })),
+        ...Object.entries(props.env ?? {}).map(([name, value]) => ({ name, value })),
         ...Object.entries(props.settings ?? {}).map(([k, value]) => ({ name: envName(k), value })),
         { name: envName('outputs-dir'), value: OUTPUTS_DIR },
         { name: 'HOME', value: '/tmp' },
