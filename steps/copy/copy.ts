@@ -27,7 +27,17 @@ export async function promoteDigest(sourceRepository: string, digest: string, ta
   const source = `${sourceRepository}@${digest}`;
   const target = `${targetRepository}@${digest}`;
   const [already, sourceTags] = await Promise.all([exists(target), tagsOf(sourceRepository)]);
-  if (!already) await orasCopy(source, target, COPY_CONCURRENCY);
+  if (!already) {
+    await orasCopy(source, target, COPY_CONCURRENCY).catch((e: unknown) => {
+      const reason = e instanceof Error ? e.message.replace(/^.*failed \(exit \d+\): /s, '') : String(e);
+      throw new ForgeError(
+        'COPY_FAILED',
+        `copying ${source} to ${targetRepository} failed: ${reason}. No manifest without its blobs was written (the manifest goes last); run the promotion again to complete it`,
+        [],
+        { cause: e },
+      );
+    });
+  }
   const tags = (['sig', 'att'] as const).map((kind) => signatureTag(digest, kind)).filter((tag) => sourceTags.includes(tag));
   const [landed] = await Promise.all([
     digestOf(target).catch(() => undefined),

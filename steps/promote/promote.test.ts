@@ -203,7 +203,8 @@ describe('verify-and-promote: a registry that fails mid-copy', () => {
         () => undefined,
         (err: unknown) => err as ForgeError,
       );
-      expect(e?.code).toBe('TOOL_FAILED');
+      expect(e?.code).toBe('COPY_FAILED');
+      expect(e?.message).toMatch(/injected fault\. No manifest without its blobs was written .* run the promotion again/);
       expect(proxy.failures).toBeGreaterThan(0);
       expect(await exists(`${c.trustedRepository}@${c.digest}`)).toBe(false);
       expect(await records.isAllowed(`${c.trustedRepository}@${c.digest}`)).toBe(false);
