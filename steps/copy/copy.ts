@@ -12,8 +12,8 @@ export interface CopyResult {
   copied: boolean;
 }
 
-/** Concurrent blob transfers: measured fastest here (`npm run bench -- promote`, docs/benchmarks.md). */
-const COPY_CONCURRENCY = 6;
+/** oras's own default: higher values measured no faster here (`npm run bench -- promote`, docs/benchmarks.md). */
+const COPY_CONCURRENCY = 3;
 
 /**
  * Promotes the exact digest: oras copies the content graph bottom-up — every blob (mounted
