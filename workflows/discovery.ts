@@ -34,7 +34,7 @@ export function discoveryOutputs(slots: number): StepOutput[] {
 
 /**
  * forge-discovery: finds the projects of one commit, validates their CUE configuration and
- * plans the run (docs/templates/discovery.md). Submittable alone; forge-pipeline calls its
+ * plans the run (docs/templates/forge-discovery.md). Submittable alone; forge-pipeline calls its
  * `discover` template through templateRef.
  */
 export function discoveryTemplate(config: PlatformConfig): IWorkflowTemplate {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
 import type { Phase, ProjectConfig, RepoConfig, StepConfig } from './config.ts';
@@ -122,9 +123,10 @@ export function buildDiscovery(input: BuildInput): DiscoveryOutput {
       .map(([name]) => name)
       .sort(),
   }));
+  const ids = new Set<string>();
   const slots: Slot[] = Array.from({ length: input.slots }, (_, i) => {
     const group = phaseGroups[i];
-    return { slot: i + 1, group: group?.group ?? null, tasks: group ? tasksFor(group.phases, projects, repo.phases) : [] };
+    return { slot: i + 1, group: group?.group ?? null, tasks: group ? tasksFor(group.phases, projects, repo.phases, ids) : [] };
   });
   const releaseProjects = projects.filter((p) => p.releaseTriggered).map((p) => p.name);
   return {
@@ -199,14 +201,29 @@ function orderPhases(config: ProjectConfig, phases: Record<string, Phase>): Reco
   return out;
 }
 
-function tasksFor(phases: string[], projects: DiscoveredProject[], defs: Record<string, Phase>): Task[] {
+/**
+ * `<phase>-<project>`, at most 63 characters (an Argo node and Kubernetes name part). When that
+ * is taken — long names cut short, or `build-x` + `y` vs `build` + `x-y` — a short hash of the
+ * pair keeps it unique and stable.
+ */
+function taskId(phase: string, project: string, taken: Set<string>): string {
+  let id = `${phase}-${project}`;
+  if (id.length > 63 || taken.has(id)) {
+    const hash = createHash('sha256').update(`${phase}/${project}`).digest('hex').slice(0, 8);
+    id = `${id.slice(0, 54)}-${hash}`;
+  }
+  taken.add(id);
+  return id;
+}
+
+function tasksFor(phases: string[], projects: DiscoveredProject[], defs: Record<string, Phase>, ids: Set<string>): Task[] {
   const tasks: Task[] = [];
   for (const phase of phases) {
     for (const p of projects) {
       const steps = p.phases[phase];
       if (!steps) continue;
       tasks.push({
-        id: `${phase}-${p.name}`.slice(0, 63),
+        id: taskId(phase, p.name, ids),
         phase,
         project: p.name,
         path: p.path,

@@ -41,3 +41,36 @@ describe('release triggers', () => {
     expect(evaluateTriggers(project([]), repo('monorepo'), { branch: 'main' }).triggered).toBe(false);
   });
 });
+
+describe('task ids', () => {
+  it('stay unique and within 63 characters', async () => {
+    const { buildDiscovery } = await import('./contract.ts');
+    const phase = (group: number) => ({ group, description: '', timeout: '5m', required: false });
+    const step = { action: 'script' as const, target: 'true', priority: 0, args: [], secrets: [] };
+    const proj = (name: string, phases: string[]): ProjectConfig => ({
+      name,
+      ci: { phases: Object.fromEntries(phases.map((p) => [p, { s: step }])) },
+      artifacts: {},
+      release: { on: [], enabled: true },
+      deployment: { resources: [] },
+    });
+    const long = 'p'.repeat(60);
+    const out = buildDiscovery({
+      repoFile: '.forge/repo.cue',
+      repo: { ...repo('monorepo'), phases: { build: phase(1), 'build-x': phase(1) } },
+      projects: [
+        { file: 'a/.forge/project.cue', config: proj('x-y', ['build']) },
+        { file: 'b/.forge/project.cue', config: proj('y', ['build-x']) },
+        { file: 'c/.forge/project.cue', config: proj(`${long}-a`, ['build']) },
+        { file: 'd/.forge/project.cue', config: proj(`${long}-b`, ['build']) },
+      ],
+      source: { commit: '0'.repeat(40) },
+      context: {},
+      slots: 2,
+    });
+    const ids = out.slots[0]!.tasks.map((t) => t.id);
+    expect(new Set(ids).size).toBe(4);
+    expect(ids.every((id) => id.length <= 63)).toBe(true);
+    expect(ids).toContain('build-x-y');
+  });
+});
