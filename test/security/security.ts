@@ -5,7 +5,7 @@
  * image, and no workflow parameter spliced into a shell.
  *
  * Pure: `checkSecurity` takes parsed manifest objects and returns findings; it reads no files and
- * knows nothing of ../shared, so `npm test` runs it and `npm run conformance` applies it to the
+ * needs none of the shared conformance data, so `npm test` runs it and `npm run conformance` applies it to the
  * synthesized manifests.
  *
  * Not modelled (a template relying on them is reported as failing, the safe direction):
