@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { reportProgress, writeOutput } from '../lib/argo-io.ts';
-import { parseToolArgs, runTool } from '../lib/cli.ts';
+import { parseToolArgs, runMain } from '../lib/cli.ts';
 import { createLogger } from '../lib/log.ts';
 import type { DiscoveryOutput } from './contract.ts';
 import { DEFAULT_SLOTS, discover } from './discover.ts';
@@ -54,7 +54,7 @@ const orUndefined = (s: string | undefined) => (s ? s : undefined);
 
 export async function main(argv: string[]): Promise<void> {
   const log = createLogger('discover');
-  await runTool(log, async () => {
+  await runMain(log, async () => {
     const { values, positionals } = parseToolArgs(argv, options, schema);
     if (values.help) {
       process.stdout.write(usage);

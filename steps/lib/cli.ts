@@ -38,7 +38,7 @@ export function parseToolArgs<S extends z.ZodType>(
 }
 
 /** Runs a tool's main: prints a ForgeError as `file:line:col: message` lines and sets the exit code. */
-export async function runTool(log: Logger, main: () => Promise<void>): Promise<void> {
+export async function runMain(log: Logger, main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (e) {
@@ -94,7 +94,7 @@ export const commonSchema = {
  */
 export async function stepMain<S extends z.ZodType>(argv: string[], spec: StepSpec<S>): Promise<void> {
   const log = createLogger(spec.tool);
-  await runTool(log, async () => {
+  await runMain(log, async () => {
     // Help first: it must work without the options a run requires.
     if (argv.includes('--help') || argv.includes('-h')) {
       process.stdout.write(spec.usage);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { writeOutput } from '../lib/argo-io.ts';
-import { parseToolArgs, runTool } from '../lib/cli.ts';
+import { parseToolArgs, runMain } from '../lib/cli.ts';
 import { loadPromotionSettings, pick } from '../lib/promotion-settings.ts';
 import { ForgeError, isForgeError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
@@ -69,7 +69,7 @@ export const MAX_SUMMARY_IDS = 20;
 
 export async function main(argv: string[]): Promise<void> {
   const log = createLogger('scan');
-  await runTool(log, async () => {
+  await runMain(log, async () => {
     const { values } = parseToolArgs(argv, options, schema);
     if (values.help) {
       process.stdout.write(usage);
