@@ -1,0 +1,3 @@
+module forge-workflows.local/cluster/pause
+
+go 1.24
