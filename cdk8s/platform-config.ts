@@ -98,6 +98,11 @@ export const platformConfigSchema = z.strictObject({
        * for these registries (crane, oras and cosign read it through DOCKER_CONFIG).
        */
       credentialsSecret: dnsLabel.optional(),
+      /**
+       * Registries reached over plain HTTP (`host[:port]`), for test clusters only; loopback ones
+       * always are. Passed to the steps as FORGE_INSECURE_REGISTRIES.
+       */
+      insecure: z.array(z.string().regex(/^[a-z0-9.-]+(:[0-9]+)?$/, 'must be host[:port]')).default([]),
     })
     .refine((r) => r.incoming !== r.trusted, { message: 'incoming and trusted registries must differ', path: ['trusted'] }),
   pipeline: z

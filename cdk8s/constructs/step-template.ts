@@ -104,6 +104,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
         ...Object.entries(props.env ?? {}).map(([name, value]) => ({ name, value })),
         ...Object.entries(props.settings ?? {}).map(([k, value]) => ({ name: envName(k), value })),
         { name: envName('outputs-dir'), value: OUTPUTS_DIR },
+        ...(config.registries.insecure.length > 0 ? [{ name: 'FORGE_INSECURE_REGISTRIES', value: config.registries.insecure.join(',') }] : []),
         { name: 'HOME', value: '/tmp' },
         ...(props.secretEnv ?? []).map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key } } })),
       ],

@@ -1,4 +1,4 @@
-import { isLoopbackRegistry, lastLines, runTool } from './exec.ts';
+import { isPlainHttpRegistry, lastLines, runTool } from './exec.ts';
 import { ForgeError } from './errors.ts';
 
 /**
@@ -26,7 +26,7 @@ export interface VerifyOptions {
 }
 
 function registryFlags(reference: string): string[] {
-  return isLoopbackRegistry(reference) ? ['--allow-insecure-registry', '--allow-http-registry'] : [];
+  return isPlainHttpRegistry(reference) ? ['--allow-insecure-registry', '--allow-http-registry'] : [];
 }
 
 function verifierFlags(opts: VerifyOptions): string[] {

@@ -1,5 +1,5 @@
 import { ForgeError } from './errors.ts';
-import { isLoopbackRegistry, lastLines, runTool } from './exec.ts';
+import { isPlainHttpRegistry, lastLines, runTool } from './exec.ts';
 
 /** Typed wrapper of the real `crane` (go-containerregistry) for registry reads and copies. */
 
@@ -26,7 +26,7 @@ export interface Manifest {
 }
 
 function flags(reference: string): string[] {
-  return isLoopbackRegistry(reference) ? ['--insecure'] : [];
+  return isPlainHttpRegistry(reference) ? ['--insecure'] : [];
 }
 
 export function isIndex(m: Manifest): boolean {
@@ -70,7 +70,7 @@ export async function configOf(reference: string): Promise<{ config?: { User?: s
 
 /** `crane copy` of a reference with everything it points to (the promotion benchmark's peer). */
 export async function copy(source: string, target: string): Promise<void> {
-  const insecure = isLoopbackRegistry(source) || isLoopbackRegistry(target) ? ['--insecure'] : [];
+  const insecure = isPlainHttpRegistry(source) || isPlainHttpRegistry(target) ? ['--insecure'] : [];
   await runTool('crane', ['copy', ...insecure, source, target]);
 }
 

@@ -43,8 +43,14 @@ export function lastLines(text: string, n = 3): string {
   return text.trim().split('\n').slice(-n).join(' | ');
 }
 
-/** Registries on loopback speak plain HTTP (as Docker assumes too); everything else needs TLS. */
-export function isLoopbackRegistry(reference: string): boolean {
+/**
+ * Registries spoken to over plain HTTP: loopback ones (as Docker assumes too) and the hosts listed
+ * in FORGE_INSECURE_REGISTRIES (comma-separated `host[:port]`, platform config
+ * `registries.insecure`, for test clusters). Everything else needs TLS.
+ */
+export function isPlainHttpRegistry(reference: string): boolean {
   const host = reference.split('/')[0] ?? '';
-  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host);
+  if (/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host)) return true;
+  const listed = (process.env.FORGE_INSECURE_REGISTRIES ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  return listed.includes(host);
 }
