@@ -10,7 +10,6 @@ import { evaluateScan, type ScanPolicyInput } from '../scan/gate.ts';
 import { verifySignature, type VerifyPolicy } from '../verify/verify.ts';
 
 export type StepName = 'resolve' | 'verify' | 'scan' | 'policy' | 'promote' | 'attest' | 'record';
-export const STEPS: StepName[] = ['resolve', 'verify', 'scan', 'policy', 'promote', 'attest', 'record'];
 
 export interface StepReport {
   step: StepName;
