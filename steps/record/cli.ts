@@ -165,17 +165,25 @@ const REFUSAL = /^(SIGNATURE_INVALID|SCAN_BLOCKED|POLICY_VIOLATION)\b/;
 function fromFailures(json: string): { outcome: 'refused' | 'failed'; check: string; message: string; details: Record<string, unknown> } {
   let failures: { displayName?: string; templateName?: string; message?: string; phase?: string }[];
   try {
-    failures = JSON.parse(json);
+    let parsed: unknown = JSON.parse(json);
+    // Argo (v3.6 operator.go) passes the list Go-quoted: a JSON string holding the JSON.
+    if (typeof parsed === 'string') parsed = JSON.parse(parsed);
+    if (!Array.isArray(parsed)) throw new Error('not a list');
+    failures = parsed;
   } catch (e) {
     throw new ForgeError('INVALID_ARGS', `--failures is not the JSON list Argo passes as {{workflow.failures}}: ${(e as Error).message}`);
   }
-  const first = failures.find((f) => f.message) ?? failures[0];
-  const message = first?.message?.trim() || 'the workflow failed before any step reported why';
+  // Argo prefixes a failed pod's message with `Error (exit code N): `; the step's own words follow.
+  const cleaned = failures.map((f) => ({ ...f, message: (f.message ?? '').replace(/^\w+ \(exit code \d+\): /, '').trim() }));
+  // The list comes from a map (random order) and holds parent nodes too: prefer a gate's refusal,
+  // then any failure that says why.
+  const first = cleaned.find((f) => REFUSAL.test(f.message)) ?? cleaned.find((f) => f.message) ?? cleaned[0];
+  const message = first?.message || 'the workflow failed before any step reported why';
   return {
     outcome: REFUSAL.test(message) ? 'refused' : 'failed',
     check: first?.displayName ?? first?.templateName ?? 'workflow',
     message,
-    details: { failures: failures.map((f) => ({ node: f.displayName ?? f.templateName ?? '', phase: f.phase ?? '', message: f.message ?? '' })) },
+    details: { failures: cleaned.map((f) => ({ node: f.displayName ?? f.templateName ?? '', phase: f.phase ?? '', message: f.message })) },
   };
 }
 

@@ -7,7 +7,10 @@
  *   FORGE_E2E_PULL_POLICY  imagePullPolicy for it (default Never: the local image is imported)
  *   FORGE_E2E_NAMESPACE    namespace of the test workflows (default forge-e2e; created if missing)
  *   FORGE_E2E_GIT_LISTEN   address the test's git daemon listens on, reachable from pods
- *                          (default the local node address 10.88.0.1)
+ *                          (default the local node address 10.88.0.1); the verify-and-promote
+ *                          test serves its registries, PostgreSQL and reports there too
+ *   FORGE_E2E_POD_NETWORK  CIDR the pods connect from, trusted by the test's PostgreSQL
+ *                          (default 10.88.0.0/16, the local cluster's pod bridge)
  * Argo's workflow-controller must already run in the cluster (cluster:up installs it).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -43,6 +46,8 @@ export interface E2eEnv {
   pullPolicy: 'Never' | 'IfNotPresent' | 'Always';
   namespace: string;
   gitListen: string;
+  /** CIDR the pods' connections come from (servers the tests start let it in). */
+  podNetwork: string;
   kubectlBin: string;
   argoBin: string;
 }
@@ -71,6 +76,7 @@ export function e2eEnv(): E2eEnv {
     pullPolicy: (process.env.FORGE_E2E_PULL_POLICY as E2eEnv['pullPolicy']) || 'Never',
     namespace: process.env.FORGE_E2E_NAMESPACE || 'forge-e2e',
     gitListen: process.env.FORGE_E2E_GIT_LISTEN || local?.nodeIp || '127.0.0.1',
+    podNetwork: process.env.FORGE_E2E_POD_NETWORK || '10.88.0.0/16',
     kubectlBin: builtKubectl && fs.existsSync(builtKubectl) ? builtKubectl : 'kubectl',
     argoBin: toolPath('argo'),
   };

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,7 +10,7 @@ import { ForgeError } from '../../steps/lib/errors.ts';
 import { toolPath } from '../../steps/lib/tools.ts';
 
 export interface PostgresServer {
-  /** `postgresql://forge@127.0.0.1:<port>/postgres` (trust authentication, loopback only). */
+  /** `postgresql://forge@<host>:<port>/postgres` (trust authentication; host 127.0.0.1 unless `host` was given). */
   url: string;
   port: number;
   /** Server log: read it when something is off. */
@@ -24,6 +24,16 @@ export interface PostgresServer {
 export interface StartOptions {
   /** How long to wait for the server to accept connections (default 20 s). */
   readyTimeoutMs?: number;
+  /**
+   * Address to listen on (default 127.0.0.1, loopback only). Another address — e.g. the cluster's
+   * node address 10.88.0.1 — is trusted from itself; add `trustFrom` for other clients.
+   */
+  host?: string;
+  /**
+   * Further client networks (CIDR, e.g. the pod network `10.88.0.0/16`) allowed in with trust
+   * authentication (`pg_hba.conf`). Test servers only: anyone there connects as any user.
+   */
+  trustFrom?: string[];
 }
 
 /**
@@ -40,6 +50,10 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PostgresSe
   const initdb = join(dirname(postgres), 'initdb');
   if (!isExecutable(initdb)) {
     throw new ForgeError('TOOL_MISSING', `initdb is not next to ${postgres}: run \`npm run tools:install\` (Debian package postgresql)`);
+  }
+  const host = opts.host ?? '127.0.0.1';
+  for (const cidr of opts.trustFrom ?? []) {
+    if (!/^[0-9a-f.:]+\/\d{1,3}$/i.test(cidr)) throw new Error(`trustFrom: ${JSON.stringify(cidr)} is not a CIDR`);
   }
   const user = await serverUser();
   const base = await mkdtemp(join(tmpdir(), 'forge-pg-'));
@@ -61,17 +75,23 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PostgresSe
     const how = user ? ` as user ${user.name} (uid ${user.uid})` : '';
     throw new Error(`initdb${how} failed: ${(e as { stderr?: string }).stderr || (e as Error).message}`, { cause: e });
   }
+  // initdb's pg_hba.conf trusts loopback only; a server on another address trusts that address
+  // (the test process connects from it) and the networks asked for.
+  const clients = [...(host === '127.0.0.1' ? [] : [host.includes(':') ? `${host}/128` : `${host}/32`]), ...(opts.trustFrom ?? [])];
+  if (clients.length > 0) {
+    await appendFile(join(dataDir, 'pg_hba.conf'), clients.map((c) => `host all all ${c} trust\n`).join(''));
+  }
 
   const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const child = spawnServer(postgres, ['-D', dataDir, '-k', base, '-p', String(port), '-h', '127.0.0.1', '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], {
+    const port = await freePort(host);
+    const child = spawnServer(postgres, ['-D', dataDir, '-k', base, '-p', String(port), '-h', host, '-c', `listen_addresses=${host}`, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'], {
       ...as,
       cwd: base,
       env,
       logFile,
     });
-    const url = `postgresql://forge@127.0.0.1:${port}/postgres`;
+    const url = `postgresql://forge@${host.includes(':') ? `[${host}]` : host}:${port}/postgres`;
     const ready = await waitReady(child, url, readyTimeoutMs);
     if (ready === 'ready') return server(child, url, port, base, logFile);
     await stopChild(child);
@@ -80,7 +100,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PostgresSe
     if (ready === 'exited' && /could not bind|Address already in use/i.test(log) && attempt < 3) continue;
     const tail = log.trim().split('\n').slice(-15).join('\n');
     throw new Error(
-      `PostgreSQL did not accept connections on 127.0.0.1:${port} ` +
+      `PostgreSQL did not accept connections on ${host}:${port} ` +
         `(${ready === 'exited' ? `the server exited with ${child.exitCode ?? child.signalCode}` : `not within ${readyTimeoutMs / 1000} s`}); ` +
         `its log is ${logFile} (kept for you to read):\n${tail}`,
     );
@@ -189,11 +209,11 @@ function isExecutable(path: string): boolean {
   }
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const address = srv.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       srv.close(() => resolve(port));

@@ -7,34 +7,46 @@ import { join } from 'node:path';
 import { toolPath } from '../../steps/lib/tools.ts';
 
 export interface Registry {
-  /** `127.0.0.1:<port>`, usable as an image reference prefix. */
+  /** `<host>:<port>` (default host 127.0.0.1), usable as an image reference prefix. */
   host: string;
   url: string;
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
 }
 
+export interface RegistryOptions {
+  /** How long to wait for the registry to answer (default 15 s). */
+  timeoutMs?: number;
+  /**
+   * Address to listen on (default 127.0.0.1). Another address — e.g. the cluster's node address
+   * 10.88.0.1, which pods reach — is plain HTTP too: list `host` in FORGE_INSECURE_REGISTRIES
+   * (and the platform's `registries.insecure`) for the tools to speak HTTP to it.
+   */
+  host?: string;
+}
+
 /**
- * A real CNCF distribution registry (Debian's docker-registry 2.8) on a loopback port, storing in
- * a temporary directory. Stops (and removes its storage) on `stop()`; a registry that does not
- * answer within `timeoutMs` is killed and reported with its log.
+ * A real CNCF distribution registry (Debian's docker-registry 2.8) on a loopback port (or on
+ * `opts.host`), storing in a temporary directory. Stops (and removes its storage) on `stop()`; a
+ * registry that does not answer within `timeoutMs` is killed and reported with its log.
  */
-export async function startRegistry(timeoutMs = 15_000): Promise<Registry> {
+export async function startRegistry(opts: number | RegistryOptions = {}): Promise<Registry> {
+  const { timeoutMs = 15_000, host: bind = '127.0.0.1' } = typeof opts === 'number' ? { timeoutMs: opts } : opts;
   const binary = toolPath('docker-registry');
   const dir = await mkdtemp(join(tmpdir(), 'forge-registry-'));
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = await freePort(bind);
     const config = join(dir, 'config.yml');
     await writeFile(
       config,
@@ -42,7 +54,7 @@ export async function startRegistry(timeoutMs = 15_000): Promise<Registry> {
         'version: 0.1',
         'log: {level: warn}',
         `storage: {filesystem: {rootdirectory: ${join(dir, 'data')}}, delete: {enabled: true}}`,
-        `http: {addr: "127.0.0.1:${port}"}`,
+        `http: {addr: "${bind}:${port}"}`,
         '',
       ].join('\n'),
     );
@@ -51,7 +63,7 @@ export async function startRegistry(timeoutMs = 15_000): Promise<Registry> {
     const child: ChildProcess = spawn(binary, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
-    const url = `http://127.0.0.1:${port}`;
+    const url = `http://${bind}:${port}`;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const stop = async () => {
       if (child.exitCode === null) {
@@ -71,7 +83,7 @@ export async function startRegistry(timeoutMs = 15_000): Promise<Registry> {
     }
     if (up) {
       return {
-        host: `127.0.0.1:${port}`,
+        host: `${bind}:${port}`,
         url,
         async stop() {
           await stop();

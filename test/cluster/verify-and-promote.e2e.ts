@@ -1,0 +1,278 @@
+/**
+ * The synthesized forge-verify-and-promote WorkflowTemplate runs on the cluster's Argo controller
+ * against two real registries (incoming, trusted), a real PostgreSQL and an HTTP server holding
+ * the Trivy reports, all on the node address the pods reach (FORGE_E2E_GIT_LISTEN, 10.88.0.1 on
+ * the local cluster; plain HTTP through `registries.insecure`). A signed, non-root image is
+ * promoted, attested and recorded; a signed image running as root is refused by the `policy` node,
+ * whose message is the tool's error (the container's termination message), nothing reaches the
+ * trusted registry, and the exit handler appends the refusal to the audit trail.
+ */
+import fs from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { PROMOTION_PREDICATE_TYPE } from '../../steps/attest/predicate.ts';
+import { generateKeyPair, signImage, verifyAttestation } from '../../steps/lib/cosign.ts';
+import { digestOf, exists } from '../../steps/lib/crane.ts';
+import { buildImage } from '../helpers/images.ts';
+import { startPostgres, type PostgresServer } from '../helpers/postgres.ts';
+import { startRegistry, type Registry } from '../helpers/registry.ts';
+import { trivyReport } from '../helpers/trivy.ts';
+import { argo, e2eEnv, ensureNamespace, getWorkflow, kubectl, REPO_ROOT, run, submittedName, type ArgoNode, type E2eEnv, type RunResult } from './e2e-env.ts';
+
+const TEMPLATE = 'forge-verify-and-promote';
+const KEY_PASSWORD = 'forge-e2e-promotion';
+
+let env: E2eEnv;
+let tmp: string;
+let incoming: Registry | undefined;
+let trusted: Registry | undefined;
+let postgres: PostgresServer | undefined;
+let http: Server | undefined;
+let reportsUrl: string;
+let databaseUrl: string;
+let devKey: { privateKey: string; publicKey: string };
+let promotionKey: { privateKey: string; publicKey: string };
+const insecureBefore = process.env.FORGE_INSECURE_REGISTRIES;
+
+/** Resolves within `ms` whatever `p` does (cleanup must not hang the run). */
+function bounded(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  return Promise.race([Promise.resolve(p).then(() => undefined, () => undefined), new Promise<void>((r) => setTimeout(r, ms).unref())]);
+}
+
+async function serveReports(dir: string, host: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const file = path.join(dir, path.basename(decodeURIComponent((req.url ?? '/').split('?')[0]!)));
+    fs.readFile(file, (err, body) => {
+      if (err) res.writeHead(404).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const address = server.address();
+  return { server, url: `http://${host}:${typeof address === 'object' && address ? address.port : 0}` };
+}
+
+beforeAll(async () => {
+  env = e2eEnv();
+  const host = env.gitListen;
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forge-e2e-vap-'));
+
+  // The services the step pods talk to, on the node address.
+  [incoming, trusted, postgres] = await Promise.all([startRegistry({ host }), startRegistry({ host }), startPostgres({ host, trustFrom: [env.podNetwork] })]);
+  databaseUrl = await postgres.createDatabase('forge_records');
+  // This process pushes, signs and checks over plain HTTP too (the steps get the same list).
+  process.env.FORGE_INSECURE_REGISTRIES = [incoming.host, trusted.host].join(',');
+  const reportsDir = path.join(tmp, 'reports');
+  fs.mkdirSync(reportsDir);
+  const served = await serveReports(reportsDir, host);
+  http = served.server;
+  reportsUrl = served.url;
+
+  // The developers' signing key, and the promotion key (encrypted: its password is a Secret key).
+  devKey = await generateKeyPair(fs.mkdtempSync(path.join(tmp, 'dev-')));
+  const promotionDir = fs.mkdtempSync(path.join(tmp, 'promotion-'));
+  promotionKey = await generateKeyPair(promotionDir, KEY_PASSWORD);
+  fs.writeFileSync(path.join(promotionDir, 'cosign.password'), KEY_PASSWORD);
+
+  // Synthesize for this cluster: the local step image, the registries above over plain HTTP, no
+  // registry credentials, no artifact repository, no admission policy.
+  const config = parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk8s/platform.example.yaml'), 'utf8')) as Record<string, unknown>;
+  const at = env.stepsImage.lastIndexOf(':');
+  config.namespace = env.namespace;
+  config.images = { steps: { repository: env.stepsImage.slice(0, at), tag: env.stepsImage.slice(at + 1) } };
+  config.imagePullPolicy = env.pullPolicy;
+  config.registries = {
+    incoming: incoming.host,
+    trusted: `${trusted.host}/forge`,
+    tracking: `${trusted.host}/tracking`,
+    release: `${trusted.host}/release`,
+    insecure: [incoming.host, trusted.host],
+  };
+  config.promotion = {
+    transparencyLog: false,
+    verificationKeys: { developers: { publicKey: fs.readFileSync(devKey.publicKey, 'utf8') } },
+    scanPolicies: { default: { threshold: 'HIGH' } },
+    promotionPolicies: { default: { maxSize: '10MiB' } },
+    attestationPublicKey: { publicKey: fs.readFileSync(promotionKey.publicKey, 'utf8') },
+    attestationSigningKey: { secret: { name: 'forge-promotion-key' } },
+    database: { secret: { name: 'forge-records-db', key: 'url' } },
+    timeoutSeconds: 600,
+  };
+  delete config.artifactRepositoryRef;
+  delete config.admission;
+  const configFile = path.join(tmp, 'platform.yaml');
+  fs.writeFileSync(configFile, stringify(config));
+  const outdir = path.join(tmp, 'manifests');
+  const synth = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cdk8s/main.ts')], {
+    env: { FORGE_PLATFORM_CONFIG: configFile, FORGE_SYNTH_OUTDIR: outdir },
+  });
+  expect(synth.code, synth.stderr).toBe(0);
+
+  await ensureNamespace(env);
+  await kubectl(env, ['apply', '-f', path.join(outdir, 'rbac.yaml')]);
+  await kubectl(env, ['apply', '-f', path.join(outdir, 'promotion.yaml')]);
+  const templates = fs.readFileSync(path.join(outdir, 'workflow-templates.yaml'), 'utf8');
+  const doc = templates.split(/^---$/m).find((d) => new RegExp(`^\\s*name: ${TEMPLATE}\\s*$`, 'm').test(d) && /kind: WorkflowTemplate/.test(d));
+  expect(doc, `${TEMPLATE} in the synthesized templates`).toBeTruthy();
+  await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], doc);
+
+  // The two Secrets the template names: the promotion key (file + password) and the database URL.
+  const secret = async (args: string[]) =>
+    kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], await kubectl(env, ['-n', env.namespace, 'create', 'secret', 'generic', ...args, '--dry-run=client', '-o', 'yaml']));
+  await secret(['forge-promotion-key', `--from-file=cosign.key=${promotionKey.privateKey}`, `--from-file=cosign.password=${path.join(promotionDir, 'cosign.password')}`]);
+  await secret(['forge-records-db', `--from-literal=url=${databaseUrl}`]);
+}, 300_000);
+
+afterAll(async () => {
+  if (http) {
+    http.closeAllConnections();
+    await bounded(new Promise<void>((r) => http!.close(() => r())), 5_000);
+  }
+  await Promise.all([bounded(incoming?.stop(), 15_000), bounded(trusted?.stop(), 15_000), bounded(postgres?.stop(), 20_000)]);
+  if (insecureBefore === undefined) delete process.env.FORGE_INSECURE_REGISTRIES;
+  else process.env.FORGE_INSECURE_REGISTRIES = insecureBefore;
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}, 60_000);
+
+/** A signed image in the incoming registry with its Trivy report served over HTTP. */
+async function candidate(name: string, user: string): Promise<{ image: string; repository: string; digest: string; report: string }> {
+  const repository = `${incoming!.host}/team/${name}`;
+  const digest = await buildImage(`${repository}:1.0.0`, { user });
+  await signImage(`${repository}@${digest}`, { key: devKey.privateKey, transparencyLog: false });
+  fs.writeFileSync(path.join(tmp, 'reports', `${name}.json`), JSON.stringify(trivyReport(repository, digest, user)));
+  return { image: `${repository}:1.0.0`, repository, digest, report: `${reportsUrl}/${name}.json` };
+}
+
+interface Run {
+  name: string;
+  submit: RunResult;
+  phase: string;
+  message?: string;
+  nodes: ArgoNode[];
+  outputs: Record<string, string>;
+  node(template: string): ArgoNode | undefined;
+}
+
+async function promote(image: string, report: string): Promise<Run> {
+  const submit = await argo(env, ['submit', '--from', `workflowtemplate/${TEMPLATE}`, '--wait', '-o', 'name', '-p', `image=${image}`, '-p', `scan-report-url=${report}`], 480_000);
+  const name = submittedName(submit);
+  const wf = (await getWorkflow(env, name)) as Awaited<ReturnType<typeof getWorkflow>> & { status: { outputs?: { parameters?: { name: string; value?: string }[] } } };
+  const nodes = Object.values(wf.status.nodes ?? {});
+  const main = nodes.find((n) => n.type === 'DAG' && n.templateName === 'main');
+  const params = wf.status.outputs?.parameters ?? main?.outputs?.parameters ?? [];
+  return {
+    name,
+    submit,
+    phase: wf.status.phase,
+    message: wf.status.message,
+    nodes,
+    outputs: Object.fromEntries(params.map((p) => [p.name, p.value ?? ''])),
+    node: (template) => nodes.find((n) => n.type === 'Pod' && n.templateName === template),
+  };
+}
+
+async function describeRun(r: Run): Promise<string> {
+  const logs = await argo(env, ['logs', r.name, '--no-color'], 60_000);
+  const table = r.nodes.map((n) => `  ${n.templateName ?? n.id} ${n.type} ${n.phase}${n.message ? `: ${n.message}` : ''}`).join('\n');
+  return `${r.name} ended ${r.phase}: ${r.message ?? ''}\n${table}\n${logs.stdout}\n${r.submit.stdout}${r.submit.stderr}`;
+}
+
+/** The pod of a Pod node (Argo's v2 pod names: <workflow>-<template>-<hash of the node id>). */
+function podName(r: Run, node: ArgoNode): string {
+  return `${r.name}-${node.templateName}-${node.id.slice(r.name.length + 1)}`;
+}
+
+async function query<T>(sql: string, values: unknown[]): Promise<T[]> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    return (await db.query(sql, values)).rows as T[];
+  } finally {
+    await db.end();
+  }
+}
+
+describe('forge-verify-and-promote on a real cluster', () => {
+  it('promotes a signed non-root image: copied by digest, attested, recorded', async () => {
+    const c = await candidate('web', '1000');
+    const r = await promote(c.image, c.report);
+    if (r.phase !== 'Succeeded') throw new Error(await describeRun(r));
+    expect(r.submit.code).toBe(0);
+
+    for (const step of ['resolve', 'verify', 'scan', 'policy', 'copy', 'attest', 'record']) {
+      expect(r.node(step)?.phase, `node ${step}`).toBe('Succeeded');
+    }
+    expect(r.node('audit')).toBeUndefined(); // the exit handler audits only runs that did not succeed
+
+    // The workflow's outputs.
+    const trustedRef = `${trusted!.host}/forge/team/web@${c.digest}`;
+    expect(r.outputs['trusted-reference']).toBe(trustedRef);
+    expect(r.outputs['attestation-digest']).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(r.outputs['record-id']).toMatch(/^[0-9a-f-]{36}$/);
+
+    // The exact digest is in the trusted registry, with the promotion attestation by the promotion key.
+    expect(await digestOf(trustedRef)).toBe(c.digest);
+    const statements = (await verifyAttestation(trustedRef, PROMOTION_PREDICATE_TYPE, { key: promotionKey.publicKey, transparencyLog: false })) as {
+      predicate: { workflow?: { name?: string } | string };
+    }[];
+    expect(statements.length).toBeGreaterThan(0);
+    expect(JSON.stringify(statements[0]!.predicate)).toContain(r.name);
+
+    // The allowlist row and its `promoted` event, written by the pod into PostgreSQL.
+    const [row] = await query<Record<string, unknown>>('SELECT trusted_repository, digest, attestation_digest, workflow_name FROM promotions WHERE id = $1', [r.outputs['record-id']]);
+    expect(row).toEqual({ trusted_repository: `${trusted!.host}/forge/team/web`, digest: c.digest, attestation_digest: r.outputs['attestation-digest'], workflow_name: r.name });
+    const events = await query<{ outcome: string }>('SELECT outcome FROM promotion_events WHERE promotion_id = $1', [r.outputs['record-id']]);
+    expect(events.map((e) => e.outcome)).toEqual(['promoted']);
+  });
+
+  let refused: { run: Run; digest: string } | undefined;
+
+  it('refuses a signed image that runs as root at the policy node: nothing reaches the trusted registry', async () => {
+    const c = await candidate('rooted', '0');
+    const r = await promote(c.image, c.report);
+    refused = { run: r, digest: c.digest };
+    if (r.phase !== 'Failed') throw new Error(await describeRun(r));
+    expect(r.submit.code).not.toBe(0);
+
+    // The node's message is the tool's error, from the container's termination message (Argo
+    // prefixes it with `Error (exit code 1): `).
+    const policy = r.node('policy');
+    expect(policy?.phase).toBe('Failed');
+    expect(policy?.message).toContain('POLICY_VIOLATION');
+    expect(policy?.message).toContain('non-root');
+    expect(policy?.message).toContain('actual USER 0');
+    expect(r.node('verify')?.phase).toBe('Succeeded');
+    expect(r.node('scan')?.phase).toBe('Succeeded');
+    for (const step of ['copy', 'attest', 'record']) expect(r.node(step)?.phase ?? 'absent', `node ${step}`).not.toBe('Succeeded');
+    expect(r.outputs['trusted-reference'] ?? '').toBe('');
+
+    // Nothing reached the trusted registry, nothing is in the allowlist.
+    expect(await exists(`${trusted!.host}/forge/team/rooted@${c.digest}`)).toBe(false);
+    expect(await query('SELECT id FROM promotions WHERE digest = $1', [c.digest])).toEqual([]);
+  });
+
+  it('appends the refusal to the audit trail from the exit handler', async () => {
+    if (!refused) throw new Error('the refused run did not happen (see the previous test)');
+    const r = refused.run;
+    const audit = r.node('audit');
+    if (audit?.phase !== 'Succeeded') {
+      const logs = audit?.id ? await argo(env, ['logs', r.name, podName(r, audit), '--no-color'], 60_000) : undefined;
+      throw new Error(`the exit handler's audit node ended ${audit?.phase ?? 'absent'}: ${audit?.message ?? ''}\n${logs?.stdout ?? ''}${logs?.stderr ?? ''}`);
+    }
+    const eventId = audit.outputs?.parameters?.find((p) => p.name === 'event-id')?.value;
+    expect(eventId).toMatch(/^\d+$/);
+    const [event] = await query<Record<string, string | null>>(
+      'SELECT outcome, check_name, message, workflow_name, source_reference FROM promotion_events WHERE id = $1',
+      [eventId],
+    );
+    expect(event).toMatchObject({ outcome: 'refused', check_name: 'policy', workflow_name: r.name });
+    expect(event!.message).toMatch(/^POLICY_VIOLATION: .*non-root/);
+  });
+});
