@@ -5,8 +5,8 @@ import { ForgeError, isForgeError } from '../lib/errors.ts';
 import type { PromotionRecords } from '../lib/records/records.ts';
 import { evaluatePolicy, policyError, type PromotionPolicy } from '../policy/policy.ts';
 import { resolveImage, trustedRepositoryFor } from '../resolve/resolve.ts';
-import { readReport, scanSummary } from '../scan/cli.ts';
-import { evaluateScan, type ScanPolicyInput } from '../scan/gate.ts';
+import { evaluateScan, scanSummary, type ScanPolicyInput } from '../scan/gate.ts';
+import { readReport } from '../scan/report.ts';
 import { verifySignature, type VerifyPolicy } from '../verify/verify.ts';
 
 export type StepName = 'resolve' | 'verify' | 'scan' | 'policy' | 'promote' | 'attest' | 'record';

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
@@ -10,8 +9,8 @@ import { createLogger } from '../lib/log.ts';
 import { findExecutable } from '../lib/tools.ts';
 import { parseReference } from '../lib/reference.ts';
 import { loadExceptions } from './exceptions.ts';
-import { DEFAULT_THRESHOLD, describeFinding, evaluateScan, type ScanResult } from './gate.ts';
-import { parseTrivyReport, SEVERITIES, type TrivyReport } from './report.ts';
+import { DEFAULT_THRESHOLD, describeFinding, evaluateScan, scanSummary, type ScanResult } from './gate.ts';
+import { parseTrivyReport, readReport, SEVERITIES, type TrivyReport } from './report.ts';
 
 export const usage = `Usage: forge scan (--report FILE | --image REF) [options]
 
@@ -64,9 +63,6 @@ const schema = z.object({
   help: z.boolean().optional(),
 });
 
-/** At most this many blocking ids go into scan-summary.json (an Argo parameter must stay small). */
-export const MAX_SUMMARY_IDS = 20;
-
 export async function main(argv: string[]): Promise<void> {
   const log = createLogger('scan');
   await runMain(log, async () => {
@@ -108,26 +104,6 @@ export async function main(argv: string[]): Promise<void> {
   });
 }
 
-export async function readReport(file: string): Promise<TrivyReport> {
-  if (/^https?:\/\//.test(file)) return parseTrivyReport(await fetchReport(file), file);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ForgeError('INVALID_ARGS', `cannot read the Trivy report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [{ file, message: 'check the --report path' }]);
-  }
-  return parseTrivyReport(text, file);
-}
-
-/** A report published elsewhere (CI artifact store, registry scanner API) over HTTP(S). */
-async function fetchReport(url: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
-    throw new ForgeError('INVALID_ARGS', `cannot fetch the Trivy report ${url}: ${(e as Error).message}`);
-  });
-  if (!response.ok) throw new ForgeError('INVALID_ARGS', `cannot fetch the Trivy report ${url}: HTTP ${response.status}`);
-  return response.text();
-}
-
 /** `FORGE_TOOL_TRIVY`, then PATH. Trivy is not part of the pinned toolchain: it cannot be installed here. */
 export function findTrivy(): string | undefined {
   return findExecutable('trivy');
@@ -152,22 +128,6 @@ export async function scanImage(ref: string): Promise<TrivyReport> {
     throw new ForgeError('TOOL_FAILED', `trivy ${args.join(' ')} failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${tail || 'no output'}`);
   }
   return parseTrivyReport(r.stdout, `trivy image ${ref}`);
-}
-
-/** scan-summary.json: counts, the verdict and at most MAX_SUMMARY_IDS blocking ids. */
-export function scanSummary(result: ScanResult): Record<string, unknown> {
-  const ids = [...new Set(result.blocking.map((f) => f.id))];
-  return {
-    passed: result.passed,
-    threshold: result.threshold,
-    counts: result.summary,
-    blocking: result.blocking.length,
-    blockingIds: ids.slice(0, MAX_SUMMARY_IDS),
-    ...(ids.length > MAX_SUMMARY_IDS ? { blockingIdsTruncated: true } : {}),
-    excepted: result.excepted.length,
-    expiredExceptions: result.expiredExceptions.map((e) => e.id),
-    ignoredUnfixed: result.ignoredUnfixed,
-  };
 }
 
 export async function writeScanOutputs(dir: string, result: ScanResult): Promise<void> {

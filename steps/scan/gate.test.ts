@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ForgeError } from '../lib/errors.ts';
 import { checkUser } from '../policy/checks.ts';
-import { main, MAX_SUMMARY_IDS, scanSummary } from './cli.ts';
+import { main } from './cli.ts';
 import { loadExceptions, parseExceptions } from './exceptions.ts';
-import { evaluateScan, type ScanException, type ScanPolicyInput } from './gate.ts';
+import { evaluateScan, MAX_SUMMARY_IDS, scanSummary, type ScanException, type ScanPolicyInput } from './gate.ts';
 import { imageUser, parseTrivyReport, type TrivyReport } from './report.ts';
 
 const fixtures = fileURLToPath(new URL('../../test/fixtures/trivy/', import.meta.url));

@@ -249,3 +249,22 @@ function scanMessage(r: Omit<ScanResult, 'message' | 'artifact'>): string {
 function unique<T>(xs: T[]): T[] {
   return [...new Set(xs)];
 }
+
+/** At most this many blocking ids go into scan-summary.json (an Argo parameter must stay small). */
+export const MAX_SUMMARY_IDS = 20;
+
+/** scan-summary.json: counts, the verdict and at most MAX_SUMMARY_IDS blocking ids. */
+export function scanSummary(result: ScanResult): Record<string, unknown> {
+  const ids = [...new Set(result.blocking.map((f) => f.id))];
+  return {
+    passed: result.passed,
+    threshold: result.threshold,
+    counts: result.summary,
+    blocking: result.blocking.length,
+    blockingIds: ids.slice(0, MAX_SUMMARY_IDS),
+    ...(ids.length > MAX_SUMMARY_IDS ? { blockingIdsTruncated: true } : {}),
+    excepted: result.excepted.length,
+    expiredExceptions: result.expiredExceptions.map((e) => e.id),
+    ignoredUnfixed: result.ignoredUnfixed,
+  };
+}

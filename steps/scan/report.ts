@@ -4,6 +4,7 @@
  * Vulnerabilities, or no Results at all, so missing (or null) lists are read as empty. Fields the
  * gate does not use are dropped.
  */
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ForgeError } from '../lib/errors.ts';
 
@@ -137,4 +138,24 @@ export function imageUser(report: TrivyReport): string | undefined {
 /** Whether the report carries the image config at all (without it, the user is unknown, not root). */
 export function hasImageConfig(report: TrivyReport): boolean {
   return report.Metadata.ImageConfig?.config !== undefined;
+}
+
+export async function readReport(file: string): Promise<TrivyReport> {
+  if (/^https?:\/\//.test(file)) return parseTrivyReport(await fetchReport(file), file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ForgeError('INVALID_ARGS', `cannot read the Trivy report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [{ file, message: 'check the --report path' }]);
+  }
+  return parseTrivyReport(text, file);
+}
+
+/** A report published elsewhere (CI artifact store, registry scanner API) over HTTP(S). */
+async function fetchReport(url: string): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
+    throw new ForgeError('INVALID_ARGS', `cannot fetch the Trivy report ${url}: ${(e as Error).message}`);
+  });
+  if (!response.ok) throw new ForgeError('INVALID_ARGS', `cannot fetch the Trivy report ${url}: HTTP ${response.status}`);
+  return response.text();
 }
