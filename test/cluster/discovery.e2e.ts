@@ -9,8 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-import { argo, e2eEnv, ensureNamespace, getWorkflow, gitDaemon, kubectl, REPO_ROOT, run, submittedName, type E2eEnv } from './e2e-env.ts';
+import { argo, e2eEnv, getWorkflow, gitDaemon, REPO_ROOT, run, submittedName, synthesizeAndApply, type E2eEnv } from './e2e-env.ts';
 
 let env: E2eEnv;
 let tmp: string;
@@ -52,30 +51,12 @@ beforeAll(async () => {
   daemon = await gitDaemon(served, env.gitListen);
   repoUrl = daemon.url('monorepo.git');
 
-  // Synthesize the templates for this cluster: the local step image, no artifact repository
-  // (the pipeline runs on parameters alone), no admission policy (no Kyverno here).
-  const config = parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk8s/platform.example.yaml'), 'utf8')) as Record<string, unknown>;
-  const [repository, tag] = [env.stepsImage.slice(0, env.stepsImage.lastIndexOf(':')), env.stepsImage.slice(env.stepsImage.lastIndexOf(':') + 1)];
-  config.namespace = env.namespace;
-  config.images = { steps: { repository, tag } };
-  config.imagePullPolicy = env.pullPolicy;
-  config.pipeline = { ...(config.pipeline as object), phaseGroupSlots: SLOTS };
-  delete config.artifactRepositoryRef;
-  delete config.admission;
-  const configFile = path.join(tmp, 'platform.yaml');
-  fs.writeFileSync(configFile, stringify(config));
-  const outdir = path.join(tmp, 'manifests');
-  const synth = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cdk8s/main.ts')], {
-    env: { FORGE_PLATFORM_CONFIG: configFile, FORGE_SYNTH_OUTDIR: outdir },
+  await synthesizeAndApply(env, tmp, {
+    template: 'forge-discovery',
+    adjust: (config) => {
+      config.pipeline = { ...(config.pipeline as object), phaseGroupSlots: SLOTS };
+    },
   });
-  expect(synth.code, synth.stderr).toBe(0);
-
-  await ensureNamespace(env);
-  await kubectl(env, ['apply', '-f', path.join(outdir, 'rbac.yaml')]);
-  const templates = fs.readFileSync(path.join(outdir, 'workflow-templates.yaml'), 'utf8');
-  const discovery = templates.split(/^---$/m).find((d) => /^\s*name: forge-discovery\s*$/m.test(d) && /kind: WorkflowTemplate/.test(d));
-  expect(discovery, 'forge-discovery in the synthesized templates').toBeTruthy();
-  await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], discovery);
 });
 
 afterAll(async () => {

@@ -19,6 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
 import { toolPath } from '../../steps/lib/tools.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -220,4 +221,38 @@ subjects:
   - { kind: ServiceAccount, name: e2e-workflow, namespace: ${env.namespace} }
 ${extraYaml}`;
   await kubectl(env, ['apply', '-f', '-'], yaml);
+}
+
+/**
+ * Synthesizes the library for this cluster — the example platform config with the local step
+ * image, no artifact repository and no admission policy (no Kyverno here), changed further by
+ * `adjust` — applies the RBAC and the given extra charts, and applies the named WorkflowTemplate.
+ */
+export async function synthesizeAndApply(
+  env: E2eEnv,
+  tmp: string,
+  opts: { template: string; charts?: string[]; adjust?: (config: Record<string, unknown>) => void },
+): Promise<void> {
+  const config = parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk8s/platform.example.yaml'), 'utf8')) as Record<string, unknown>;
+  const at = env.stepsImage.lastIndexOf(':');
+  config.namespace = env.namespace;
+  config.images = { steps: { repository: env.stepsImage.slice(0, at), tag: env.stepsImage.slice(at + 1) } };
+  config.imagePullPolicy = env.pullPolicy;
+  delete config.artifactRepositoryRef;
+  delete config.admission;
+  opts.adjust?.(config);
+  const configFile = path.join(tmp, 'platform.yaml');
+  fs.writeFileSync(configFile, stringify(config));
+  const outdir = path.join(tmp, 'manifests');
+  const synth = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cdk8s/main.ts')], {
+    env: { FORGE_PLATFORM_CONFIG: configFile, FORGE_SYNTH_OUTDIR: outdir },
+  });
+  if (synth.code !== 0) throw new Error(`synth failed: ${synth.stderr}`);
+
+  await ensureNamespace(env);
+  for (const chart of ['rbac', ...(opts.charts ?? [])]) await kubectl(env, ['apply', '-f', path.join(outdir, `${chart}.yaml`)]);
+  const templates = fs.readFileSync(path.join(outdir, 'workflow-templates.yaml'), 'utf8');
+  const doc = templates.split(/^---$/m).find((d) => new RegExp(`^\\s*name: ${opts.template}\\s*$`, 'm').test(d) && /kind: WorkflowTemplate/.test(d));
+  if (!doc) throw new Error(`${opts.template} is not in the synthesized templates`);
+  await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], doc);
 }

@@ -13,7 +13,6 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { PROMOTION_PREDICATE_TYPE } from '../../steps/attest/predicate.ts';
 import { generateKeyPair, signImage, verifyAttestation } from '../../steps/lib/cosign.ts';
 import { digestOf, exists } from '../../steps/lib/crane.ts';
@@ -21,7 +20,7 @@ import { buildImage } from '../helpers/images.ts';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { trivyReport } from '../helpers/trivy.ts';
-import { argo, e2eEnv, ensureNamespace, getWorkflow, kubectl, REPO_ROOT, run, submittedName, type ArgoNode, type E2eEnv, type RunResult } from './e2e-env.ts';
+import { argo, e2eEnv, getWorkflow, kubectl, submittedName, synthesizeAndApply, type ArgoNode, type E2eEnv, type RunResult } from './e2e-env.ts';
 
 const TEMPLATE = 'forge-verify-and-promote';
 const KEY_PASSWORD = 'forge-e2e-promotion';
@@ -81,47 +80,31 @@ beforeAll(async () => {
   promotionKey = await generateKeyPair(promotionDir, KEY_PASSWORD);
   fs.writeFileSync(path.join(promotionDir, 'cosign.password'), KEY_PASSWORD);
 
-  // Synthesize for this cluster: the local step image, the registries above over plain HTTP, no
-  // registry credentials, no artifact repository, no admission policy.
-  const config = parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk8s/platform.example.yaml'), 'utf8')) as Record<string, unknown>;
-  const at = env.stepsImage.lastIndexOf(':');
-  config.namespace = env.namespace;
-  config.images = { steps: { repository: env.stepsImage.slice(0, at), tag: env.stepsImage.slice(at + 1) } };
-  config.imagePullPolicy = env.pullPolicy;
-  config.registries = {
-    incoming: incoming.host,
-    trusted: `${trusted.host}/forge`,
-    tracking: `${trusted.host}/tracking`,
-    release: `${trusted.host}/release`,
-    insecure: [incoming.host, trusted.host],
-  };
-  config.promotion = {
-    transparencyLog: false,
-    verificationKeys: { developers: { publicKey: fs.readFileSync(devKey.publicKey, 'utf8') } },
-    scanPolicies: { default: { threshold: 'HIGH' } },
-    promotionPolicies: { default: { maxSize: '10MiB' } },
-    attestationPublicKey: { publicKey: fs.readFileSync(promotionKey.publicKey, 'utf8') },
-    attestationSigningKey: { secret: { name: 'forge-promotion-key' } },
-    database: { secret: { name: 'forge-records-db', key: 'url' } },
-    timeoutSeconds: 600,
-  };
-  delete config.artifactRepositoryRef;
-  delete config.admission;
-  const configFile = path.join(tmp, 'platform.yaml');
-  fs.writeFileSync(configFile, stringify(config));
-  const outdir = path.join(tmp, 'manifests');
-  const synth = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cdk8s/main.ts')], {
-    env: { FORGE_PLATFORM_CONFIG: configFile, FORGE_SYNTH_OUTDIR: outdir },
+  // Synthesize for this cluster: the registries above over plain HTTP, no registry credentials.
+  const [incomingHost, trustedHost] = [incoming.host, trusted.host];
+  await synthesizeAndApply(env, tmp, {
+    template: TEMPLATE,
+    charts: ['promotion'],
+    adjust: (config) => {
+      config.registries = {
+        incoming: incomingHost,
+        trusted: `${trustedHost}/forge`,
+        tracking: `${trustedHost}/tracking`,
+        release: `${trustedHost}/release`,
+        insecure: [incomingHost, trustedHost],
+      };
+      config.promotion = {
+        transparencyLog: false,
+        verificationKeys: { developers: { publicKey: fs.readFileSync(devKey.publicKey, 'utf8') } },
+        scanPolicies: { default: { threshold: 'HIGH' } },
+        promotionPolicies: { default: { maxSize: '10MiB' } },
+        attestationPublicKey: { publicKey: fs.readFileSync(promotionKey.publicKey, 'utf8') },
+        attestationSigningKey: { secret: { name: 'forge-promotion-key' } },
+        database: { secret: { name: 'forge-records-db', key: 'url' } },
+        timeoutSeconds: 600,
+      };
+    },
   });
-  expect(synth.code, synth.stderr).toBe(0);
-
-  await ensureNamespace(env);
-  await kubectl(env, ['apply', '-f', path.join(outdir, 'rbac.yaml')]);
-  await kubectl(env, ['apply', '-f', path.join(outdir, 'promotion.yaml')]);
-  const templates = fs.readFileSync(path.join(outdir, 'workflow-templates.yaml'), 'utf8');
-  const doc = templates.split(/^---$/m).find((d) => new RegExp(`^\\s*name: ${TEMPLATE}\\s*$`, 'm').test(d) && /kind: WorkflowTemplate/.test(d));
-  expect(doc, `${TEMPLATE} in the synthesized templates`).toBeTruthy();
-  await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], doc);
 
   // The two Secrets the template names: the promotion key (file + password) and the database URL.
   const secret = async (args: string[]) =>
