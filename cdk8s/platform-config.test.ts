@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,44 @@ describe('platform configuration', () => {
     expect(detail, JSON.stringify(e.details)).toBeDefined();
     expect(`${detail!.field} ${detail!.message}`).toMatch(message);
     expect(detail!.file).toBe('platform.yaml');
+  });
+
+  describe('verify-and-promote agrees with admission', () => {
+    const admission = example.admission as Record<string, unknown>;
+    const promotion = example.promotion as Record<string, unknown>;
+    const otherPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const withSections = (a: Record<string, unknown>, p: Record<string, unknown>) => ({ ...example, admission: { ...admission, ...a }, promotion: { ...promotion, ...p } });
+
+    it.each([
+      [
+        'a promotion key admission does not accept',
+        withSections({}, { verificationKeys: { developers: { kms: 'gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/someone-else' } } }),
+        'promotion.verificationKeys.developers',
+        /not admission\.signingKey .* refused at admission/,
+      ],
+      ['an attestation key admission does not verify with', withSections({}, { attestationPublicKey: { publicKey: otherPem } }), 'promotion.attestationPublicKey', /attestationKey\/additionalAttestationKeys, and this key is not among them/],
+      ['a transparency log admission requires but promotion does not write', withSections({ transparencyLog: true }, {}), 'admission.transparencyLog', /not logged/],
+    ])('rejects %s', (_what, value, field, message) => {
+      const detail = rejected(value).details.find((d) => d.field === field);
+      expect(detail?.message).toMatch(message);
+    });
+
+    it('accepts a key in rotation, the same key in another PEM layout, and keys it cannot compare (k8s://)', () => {
+      const attestationPem = (admission.attestationKey as { publicKey: string }).publicKey;
+      const relaid = `-----BEGIN PUBLIC KEY-----\n${attestationPem.replace(/-----[A-Z ]+-----|\s/g, '').replace(/(.{40})/g, '$1\n').trim()}\n-----END PUBLIC KEY-----\n`;
+      expect(relaid).not.toBe(attestationPem);
+      const config = parsePlatformConfig(
+        withSections(
+          { additionalSigningKeys: [{ publicKey: otherPem }] },
+          { verificationKeys: { next: { publicKey: otherPem }, cluster: { secret: 'k8s://forge/dev-key' } }, attestationPublicKey: { publicKey: relaid } },
+        ),
+      );
+      expect(Object.keys(config.promotion!.verificationKeys)).toEqual(['next', 'cluster']);
+    });
+
+    it('does not compare when admission is disabled', () => {
+      expect(() => parsePlatformConfig(withSections({ enabled: false, transparencyLog: true }, { attestationPublicKey: { publicKey: otherPem } }))).not.toThrow();
+    });
   });
 
   it('names the file when it is not YAML or does not exist', async () => {

@@ -208,7 +208,63 @@ export const platformConfigSchema = z.strictObject({
       timeoutSeconds: z.number().int().min(60).max(6 * 3600).default(3600),
     })
     .optional(),
-});
+}).superRefine(checkPromotionMatchesAdmission);
+
+/** What identifies a key across sections: the DER of a PEM public key, or the KMS URI. */
+function keyIdentity(key: { publicKey?: string; kms?: string }): string | undefined {
+  if (key.kms !== undefined) return `kms:${key.kms}`;
+  if (key.publicKey === undefined) return undefined;
+  try {
+    return `spki:${createPublicKey(key.publicKey).export({ type: 'spki', format: 'der' }).toString('base64')}`;
+  } catch {
+    return undefined; // reported by the field's own check
+  }
+}
+
+/**
+ * verify-and-promote and the admission policy must agree, or every promoted image is refused at
+ * deploy time: each promotion verification key must be one admission accepts, the attestation
+ * verify-and-promote signs must verify with an admission attestation key, and a platform that
+ * promotes without a transparency log cannot admit only logged signatures. Keys kept in
+ * Kubernetes Secrets (k8s://) or keyless identities cannot be compared here and are skipped.
+ */
+function checkPromotionMatchesAdmission(
+  config: { admission?: { enabled: boolean; signingKey: object; additionalSigningKeys: object[]; requirePromotionAttestation: boolean; attestationKey?: object; additionalAttestationKeys: object[]; transparencyLog: boolean }; promotion?: { transparencyLog: boolean; verificationKeys: Record<string, object>; attestationPublicKey: object } },
+  ctx: z.RefinementCtx,
+): void {
+  const { admission, promotion } = config;
+  if (!admission?.enabled || !promotion) return;
+  const ids = (keys: object[]) => new Set(keys.map((k) => keyIdentity(k)).filter((id) => id !== undefined));
+  const signing = ids([admission.signingKey, ...admission.additionalSigningKeys]);
+  for (const [name, key] of Object.entries(promotion.verificationKeys)) {
+    const id = keyIdentity(key);
+    if (id !== undefined && !signing.has(id)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['promotion', 'verificationKeys', name],
+        message: `this key is not admission.signingKey or one of admission.additionalSigningKeys: images verified with it would be promoted and then refused at admission`,
+      });
+    }
+  }
+  if (admission.requirePromotionAttestation) {
+    const attesting = admission.attestationKey ? ids([admission.attestationKey, ...admission.additionalAttestationKeys]) : signing;
+    const id = keyIdentity(promotion.attestationPublicKey);
+    if (id !== undefined && !attesting.has(id)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['promotion', 'attestationPublicKey'],
+        message: `admission requires the promotion attestation, but verifies it with ${admission.attestationKey ? 'admission.attestationKey/additionalAttestationKeys' : 'the signing keys (no admission.attestationKey)'}, and this key is not among them`,
+      });
+    }
+  }
+  if (admission.transparencyLog && !promotion.transparencyLog) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['admission', 'transparencyLog'],
+      message: 'admission requires transparency-log entries, but promotion.transparencyLog is false: the attestations verify-and-promote signs are not logged, so promoted images would be refused',
+    });
+  }
+}
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 export type PromotionConfig = NonNullable<PlatformConfig['promotion']>;

@@ -89,6 +89,12 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
         attestationSigningKey: { secret: { name: 'forge-promotion-key' } },
         database: { secret: { name: 'forge-records-db', key: 'url' } },
       },
+      // admission must accept what promotion verifies and signs (checked by parsePlatformConfig)
+      admission: {
+        ...(example.admission as object),
+        signingKey: { publicKey: await pub(devKey.publicKey) },
+        attestationKey: { publicKey: await pub(promotionKey.publicKey) },
+      },
     });
     // what the ConfigMap and the Secret mounts would hold
     const settingsDir = join(work, 'settings');

@@ -25,9 +25,13 @@ const KMS = 'gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/image-si
 const pem = (): string => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const PEM = pem();
 
-/** The example configuration with `admission` replaced by the example's section merged with `patch`. */
+/**
+ * The example configuration with `admission` replaced by the example's section merged with
+ * `patch`, and without `promotion`: the keys here vary freely, and the check that promotion
+ * agrees with admission has its own tests (cdk8s/platform-config.test.ts).
+ */
 function config(patch: Record<string, unknown> = {}): PlatformConfig {
-  return parsePlatformConfig({ ...example, admission: { ...example.admission, ...patch } }, 'platform.yaml');
+  return parsePlatformConfig({ ...example, promotion: undefined, admission: { ...example.admission, ...patch } }, 'platform.yaml');
 }
 
 function celForm(c: PlatformConfig): { vpol: ValidatingPolicy; ivpol: ImageValidatingPolicy } {
@@ -221,7 +225,7 @@ describe('admission chart', () => {
   });
 
   it('fills the defaults', () => {
-    const c = parsePlatformConfig({ ...example, admission: { signingKey: { kms: KMS } } });
+    const c = parsePlatformConfig({ ...example, promotion: undefined, admission: { signingKey: { kms: KMS } } });
     expect(c.admission).toEqual({
       enabled: true,
       kind: 'ImageValidatingPolicy',
