@@ -110,7 +110,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       ],
       settings: { ...settingsFile, key: signingKey ? `${KEY_DIR}/${signingKey.key}` : (p.attestationSigningKey as { kms: string }).kms },
       env: { ...workflowEnv, ...authEnv },
-      outputs: [out('attestation-digest', 'attestation-digest', 'Digest of the attestation manifest (`sha256-….att`).')],
+      outputs: [out('attestation-digest', 'attestation-digest', 'Digest of the promotion attestation: its DSSE envelope layer in the `sha256-….att` manifest.')],
       mounts: [...settings, ...authMounts, ...(signingKey ? [{ name: 'promotion-key', mountPath: KEY_DIR, secret: signingKey.name }] : [])],
       secretEnv: signingKey ? [{ name: 'COSIGN_PASSWORD', secret: signingKey.name, key: signingKey.passwordKey }] : [],
       timeoutSeconds: 300,
@@ -275,7 +275,7 @@ export function verifyAndPromoteTemplate(config: PlatformConfig): IWorkflowTempl
           outputs: {
             parameters: [
               { name: 'trusted-reference', description: 'The promoted image (`…@sha256:…`).', valueFrom: { parameter: from('copy', 'trusted-reference'), default: '' } },
-              { name: 'attestation-digest', description: 'Digest of the promotion attestation.', valueFrom: { parameter: from('attest', 'attestation-digest'), default: '' } },
+              { name: 'attestation-digest', description: 'Digest of the promotion attestation (its layer in the `sha256-….att` manifest).', valueFrom: { parameter: from('attest', 'attestation-digest'), default: '' } },
               { name: 'record-id', description: 'Id of the allowlist record.', valueFrom: { parameter: from('record', 'record-id'), default: '' } },
             ],
           },

@@ -94,8 +94,14 @@ export async function attestImage(reference: string, predicateFile: string, pred
   });
 }
 
-/** `cosign verify-attestation` for one predicate type; returns the decoded in-toto statements. */
-export async function verifyAttestation(reference: string, predicateType: string, opts: VerifyOptions): Promise<unknown[]> {
+/** An attestation cosign verified: the DSSE payload as stored (base64) and its decoded in-toto statement. */
+export interface VerifiedAttestation {
+  payload: string;
+  statement: unknown;
+}
+
+/** `cosign verify-attestation` for one predicate type; returns every attestation that verified. */
+export async function verifiedAttestations(reference: string, predicateType: string, opts: VerifyOptions): Promise<VerifiedAttestation[]> {
   const r = await runTool('cosign', ['verify-attestation', ...verifierFlags(opts), ...registryFlags(reference), '--type', predicateType, '--output', 'json', reference], {
     allowFailure: true,
     timeoutMs: 120_000,
@@ -104,7 +110,15 @@ export async function verifyAttestation(reference: string, predicateType: string
   return r.stdout
     .split('\n')
     .filter((l) => l.trim().startsWith('{'))
-    .map((l) => JSON.parse(Buffer.from((JSON.parse(l) as { payload: string }).payload, 'base64').toString('utf8')));
+    .map((l) => {
+      const { payload } = JSON.parse(l) as { payload: string };
+      return { payload, statement: JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as unknown };
+    });
+}
+
+/** `cosign verify-attestation` for one predicate type; returns the decoded in-toto statements. */
+export async function verifyAttestation(reference: string, predicateType: string, opts: VerifyOptions): Promise<unknown[]> {
+  return (await verifiedAttestations(reference, predicateType, opts)).map((a) => a.statement);
 }
 
 /** `cosign generate-key-pair` into a directory (tests, and first-time setup). */

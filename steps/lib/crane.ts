@@ -62,6 +62,11 @@ export async function tagsOf(repository: string): Promise<string[]> {
   return r.stdout.split('\n').filter(Boolean);
 }
 
+/** The bytes of one blob (`repository@sha256:…`), as text: small blobs only (signatures, attestations). */
+export async function blobOf(reference: string): Promise<string> {
+  return (await runTool('crane', ['blob', ...flags(reference), reference])).stdout;
+}
+
 /** The image config JSON of a single-platform image. */
 export async function configOf(reference: string): Promise<{ config?: { User?: string } } & Record<string, unknown>> {
   const { stdout } = await runTool('crane', ['config', ...flags(reference), reference]);

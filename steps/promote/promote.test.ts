@@ -8,7 +8,7 @@ import { buildImage, buildIndex, catalog } from '../../test/helpers/images.ts';
 import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
 import { trivyReport, type Vuln } from '../../test/helpers/trivy.ts';
 import { PROMOTION_PREDICATE_TYPE } from '../attest/predicate.ts';
-import { generateKeyPair, signatureTag, signImage, verifyAttestation } from '../lib/cosign.ts';
+import { attestImage, generateKeyPair, signatureTag, signImage, verifyAttestation } from '../lib/cosign.ts';
 import { copy, crane, exists } from '../lib/crane.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { openDatabase, type Database } from '../lib/records/db.ts';
@@ -114,6 +114,17 @@ describe('verify-and-promote: a good image', () => {
     expect(statements).toHaveLength(1);
     expect(statements[0]!.predicate).toMatchObject({ source: `${c.repository}@${c.digest}`, digest: c.digest, workflow: { name: 'test-workflow' } });
     expect(await records.isAllowed(result.trustedReference)).toBe(true);
+
+    // The attestation digest names the attestation's own layer in the .att manifest ...
+    const attestationTag = `${c.trustedRepository}:${signatureTag(c.digest, 'att')}`;
+    const layers = () => crane(['manifest', '--insecure', attestationTag]).then((m) => (JSON.parse(m) as { layers: { digest: string }[] }).layers.map((l) => l.digest));
+    expect(await layers()).toEqual([result.attestationDigest]);
+    // ... so it stays valid when another attestation (here an SBOM by the developer) is added later.
+    const sbom = join(work, 'sbom.json');
+    await writeFile(sbom, JSON.stringify({ packages: [] }));
+    await attestImage(result.trustedReference, sbom, 'https://spdx.dev/Document', { key: devKey.privateKey, transparencyLog: false });
+    expect(await layers()).toHaveLength(2);
+    expect(await layers()).toContain(result.attestationDigest);
 
     const again = await promote(c.reference, config(c.report), records);
     expect(again).toMatchObject({ recordId: result.recordId, created: false, attestationDigest: result.attestationDigest });
