@@ -10,6 +10,8 @@ export interface Registry {
   /** `<host>:<port>` (default host 127.0.0.1), usable as an image reference prefix. */
   host: string;
   url: string;
+  /** The registry process (benchmarks read its CPU time from /proc). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function startRegistry(opts: number | RegistryOptions = {}): Promis
       return {
         host: `${bind}:${port}`,
         url,
+        pid: child.pid!,
         async stop() {
           await stop();
           await rm(dir, { recursive: true, force: true });
