@@ -56,6 +56,8 @@ const s = (x: number) => `${x.toFixed(1)} s`;
  */
 export async function benchPromote(log: (line: string) => void): Promise<string> {
   const rounds = Number(process.env.FORGE_BENCH_ROUNDS ?? ORDERS.length);
+  // The oras peer at another concurrency (the promotion keeps oras's default, 3), to see whether it matters.
+  const orasConcurrency = Number(process.env.FORGE_BENCH_ORAS_CONCURRENCY ?? 3);
   const incoming = await startRegistry();
   const work = await mkdtemp(join(tmpdir(), 'forge-bench-promote-'));
   const db = await openDatabase({ dataDir: join(work, 'records') });
@@ -94,7 +96,7 @@ export async function benchPromote(log: (line: string) => void): Promise<string>
           await execa('sync');
           const cpu0 = cpuSeconds(incoming.pid) + cpuSeconds(trusted.pid);
           if (tool === 'crane') times.crane.push(await timed(() => copy(source, `${trusted.host}/crane/big@${digest}`)));
-          if (tool === 'oras') times.oras.push(await timed(() => orasCopy(source, `${trusted.host}/oras/big@${digest}`)));
+          if (tool === 'oras') times.oras.push(await timed(() => orasCopy(source, `${trusted.host}/oras/big@${digest}`, orasConcurrency)));
           if (tool === 'promote') {
             let steps = '';
             times.promote.push(
@@ -117,6 +119,7 @@ export async function benchPromote(log: (line: string) => void): Promise<string>
     }
     const peer: 'crane' | 'oras' = min(times.crane) <= min(times.oras) ? 'crane' : 'oras';
     const faster = min(times[peer]);
+    if (orasConcurrency !== 3) log(`the oras peer ran at --concurrency ${orasConcurrency}; the promotion's copy at 3`);
     log(`best of ${rounds}: crane ${s(min(times.crane))}, oras ${s(min(times.oras))}, forge promote ${s(min(times.promote))} of which the copy ${s(min(times.copy))}`);
     log(`medians: crane ${s(median(times.crane))}, oras ${s(median(times.oras))}, forge promote ${s(median(times.promote))} of which the copy ${s(median(times.copy))}`);
     log(`the faster peer (${peer}) ranged ${s(faster)}–${s(Math.max(...times[peer]))} over the rounds; the copy ${s(min(times.copy))}–${s(Math.max(...times.copy))}`);
