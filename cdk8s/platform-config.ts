@@ -14,6 +14,19 @@ const dnsLabel = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")')
   .max(63);
+
+/** Kubernetes annotations: qualified names (`[prefix/]name`) to strings. */
+const annotations = z
+  .record(
+    z
+      .string()
+      .regex(
+        /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+        'must be an annotation name: [prefix/]name, e.g. iam.gke.io/gcp-service-account',
+      ),
+    z.string(),
+  )
+  .default({});
 const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a Kubernetes quantity such as "250m" or "512Mi"');
 const registryHost = z.string().regex(/^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._/-]+)?$/, 'must be a registry host with an optional path, e.g. "registry.example.com/forge"');
 
@@ -146,7 +159,22 @@ export const platformConfigSchema = z.strictObject({
       workflow: dnsLabel.default('forge-workflow'),
       /** Used by GitHub Actions / the forge CLI to submit and watch workflows. */
       submitter: dnsLabel.default('forge-submitter'),
+      /** Runs only the `attest` pod of verify-and-promote: the one identity that may use the promotion key. */
+      promotionSigner: dnsLabel.default('forge-promotion-signer'),
+      /**
+       * Annotations of the accounts, for a cloud identity that reaches KMS keys: GKE Workload
+       * Identity (`iam.gke.io/gcp-service-account`), EKS IRSA (`eks.amazonaws.com/role-arn`), …
+       */
+      annotations: z
+        .strictObject({
+          /** Needs to read KMS public keys (`verificationKeys` with `kms`) for `verify`. */
+          workflow: annotations,
+          /** Needs to sign with the KMS promotion key (`attestationSigningKey.kms`) and read its public key. */
+          promotionSigner: annotations,
+        })
+        .prefault({}),
     })
+    .refine((a) => new Set([a.workflow, a.submitter, a.promotionSigner]).size === 3, 'workflow, submitter and promotionSigner must be different accounts')
     .prefault({}),
   /**
    * The Kyverno admission policy (cdk8s/charts/admission.ts, docs/admission.md): in the listed

@@ -113,6 +113,8 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       outputs: [out('attestation-digest', 'attestation-digest', 'Digest of the promotion attestation: its DSSE envelope layer in the `sha256-….att` manifest.')],
       mounts: [...settings, ...authMounts, ...(signingKey ? [{ name: 'promotion-key', mountPath: KEY_DIR, secret: signingKey.name }] : [])],
       secretEnv: signingKey ? [{ name: 'COSIGN_PASSWORD', secret: signingKey.name, key: signingKey.passwordKey }] : [],
+      // The only pod holding the promotion key, under the only account with the signing identity.
+      serviceAccountName: config.serviceAccounts.promotionSigner,
       timeoutSeconds: 300,
       retries: 2,
     },

@@ -4,6 +4,7 @@ import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parsePlatformConfig } from '../platform-config.ts';
+import { workflowTemplates } from '../../workflows/index.ts';
 import { RbacChart } from './rbac.ts';
 
 const example = parse(readFileSync(fileURLToPath(new URL('../platform.example.yaml', import.meta.url)), 'utf8')) as Record<string, Record<string, unknown>>;
@@ -26,5 +27,45 @@ describe('RBAC chart', () => {
     expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['cosign-developers', 'cosign-release'], verbs: ['get'] }]);
     const binding = objects.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === 'keys')!;
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'forge-workflow', namespace: 'forge' }]);
+  });
+
+  it('runs the attest pod as its own account, with the cloud identity annotations given for each', () => {
+    const gke = 'iam.gke.io/gcp-service-account';
+    const config = parsePlatformConfig({
+      ...example,
+      serviceAccounts: {
+        annotations: {
+          workflow: { [gke]: 'forge-verify@p.iam.gserviceaccount.com' },
+          promotionSigner: { [gke]: 'forge-signer@p.iam.gserviceaccount.com', 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/signer' },
+        },
+      },
+    });
+    type Obj = { kind: string; metadata: { name: string; annotations?: Record<string, string> }; subjects?: { name: string }[] };
+    const objects = new RbacChart(Testing.app(), 'rbac', config).toJson() as Obj[];
+    const account = (name: string) => objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === name);
+    expect(account('forge-workflow')!.metadata.annotations).toEqual({ [gke]: 'forge-verify@p.iam.gserviceaccount.com' });
+    expect(account('forge-promotion-signer')!.metadata.annotations).toEqual({ [gke]: 'forge-signer@p.iam.gserviceaccount.com', 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/signer' });
+    expect(account('forge-submitter')!.metadata.annotations).toBeUndefined();
+    // the signer's executor reports task results like every workflow pod, and may do nothing else
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding' && o.subjects?.some((x) => x.name === 'forge-promotion-signer'));
+    expect(bindings.map((b) => b.metadata.name)).toEqual(['forge-workflow-executor']);
+
+    const attest = (workflowTemplates(config).find((t) => t.metadata.name === 'forge-verify-and-promote')!.spec.templates ?? []).find((t) => t.name === 'attest')!;
+    expect(attest.serviceAccountName).toBe('forge-promotion-signer');
+  });
+
+  it('creates no signer account without verify-and-promote', () => {
+    const { promotion: _, admission: __, ...rest } = example;
+    const objects = new RbacChart(Testing.app(), 'rbac', parsePlatformConfig(rest)).toJson() as { kind: string; metadata: { name: string } }[];
+    expect(objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort()).toEqual(['forge-submitter', 'forge-workflow']);
+  });
+
+  it.each([
+    ['an annotation name with a space', { annotations: { workflow: { 'iam.gke.io/gcp service account': 'x' } } }, 'serviceAccounts.annotations.workflow'],
+    ['the signer sharing the workflow account', { promotionSigner: 'forge-workflow' }, 'serviceAccounts'],
+  ])('rejects %s, naming the field', (_what, serviceAccounts, field) => {
+    expect(() => parsePlatformConfig({ ...example, serviceAccounts }, 'platform.yaml')).toThrow(
+      expect.objectContaining({ details: expect.arrayContaining([expect.objectContaining({ field: expect.stringContaining(field) })]) }),
+    );
   });
 });

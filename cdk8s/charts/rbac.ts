@@ -31,9 +31,16 @@ export class RbacChart extends Chart {
   constructor(scope: Construct, id: string, config: PlatformConfig) {
     super(scope, id, { namespace: config.namespace, disableResourceNameHashes: true });
     const ns = config.namespace;
-    const { workflow, submitter } = config.serviceAccounts;
+    const { workflow, submitter, promotionSigner, annotations } = config.serviceAccounts;
+    const withAnnotations = (a: Record<string, string>) => (Object.keys(a).length > 0 ? { annotations: a } : {});
+    // The attest pod of verify-and-promote runs as its own account: the one a KMS signing
+    // permission is granted to. Its executor reports task results like every workflow pod.
+    const signer = config.promotion ? [promotionSigner] : [];
 
-    add(this, new ServiceAccount({ metadata: { name: workflow, namespace: ns, labels: standardLabels('rbac') } }));
+    add(this, new ServiceAccount({ metadata: { name: workflow, namespace: ns, labels: standardLabels('rbac'), ...withAnnotations(annotations.workflow) } }));
+    for (const name of signer) {
+      add(this, new ServiceAccount({ metadata: { name, namespace: ns, labels: standardLabels('rbac'), ...withAnnotations(annotations.promotionSigner) } }));
+    }
     add(
       this,
       new Role({
@@ -46,7 +53,7 @@ export class RbacChart extends Chart {
       new RoleBinding({
         metadata: { name: `${workflow}-executor`, namespace: ns, labels: standardLabels('rbac') },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${workflow}-executor` },
-        subjects: [{ kind: 'ServiceAccount', name: workflow, namespace: ns }],
+        subjects: [workflow, ...signer].map((name) => ({ kind: 'ServiceAccount', name, namespace: ns })),
       }),
     );
 

@@ -48,6 +48,8 @@ export interface StepTemplateProps {
   mounts?: { name: string; mountPath: string; configMap?: string; secret?: string; items?: { key: string; path: string }[] }[];
   /** Environment variables read from Secrets (credentials never travel as parameters). */
   secretEnv?: { name: string; secret: string; key: string }[];
+  /** Run this step's pod as another account than the workflow's (a narrower or cloud identity). */
+  serviceAccountName?: string;
 }
 
 export function envName(name: string): string {
@@ -77,6 +79,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
       })),
       ...(artifacts.length > 0 ? { artifacts } : {}),
     },
+    ...(props.serviceAccountName ? { serviceAccountName: props.serviceAccountName } : {}),
     activeDeadlineSeconds: String(props.timeoutSeconds),
     ...(props.retries ? { retryStrategy: { limit: String(props.retries), retryPolicy: 'OnError' } } : {}),
     securityContext: {

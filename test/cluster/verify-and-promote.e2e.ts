@@ -194,6 +194,12 @@ describe('forge-verify-and-promote on a real cluster', () => {
     }
     expect(r.node('audit')).toBeUndefined(); // the exit handler audits only runs that did not succeed
 
+    // Only the attest pod, which holds the promotion key, runs as the signer account.
+    const account = async (step: string) =>
+      kubectl(env, ['-n', env.namespace, 'get', 'pod', podName(r, r.node(step)!), '-o', 'jsonpath={.spec.serviceAccountName}']);
+    expect(await account('attest')).toBe('forge-promotion-signer');
+    expect(await account('copy')).toBe('forge-workflow');
+
     // The workflow's outputs.
     const trustedRef = `${trusted!.host}/forge/team/web@${c.digest}`;
     expect(r.outputs['trusted-reference']).toBe(trustedRef);
