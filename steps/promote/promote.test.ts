@@ -76,6 +76,11 @@ function config(scanReport: string, overrides: Partial<PromoteConfig> = {}): Pro
   };
 }
 
+/** `FORGE_PRINT_REFUSALS=1 npx vitest run steps/promote` prints each refusal as a person sees it. */
+function show(message: string): void {
+  if (process.env.FORGE_PRINT_REFUSALS) console.log(message);
+}
+
 async function promotionCount(): Promise<number> {
   return Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM promotions')).rows[0]!.n);
 }
@@ -89,6 +94,7 @@ async function refused(image: string, cfg: PromoteConfig, code: string, message:
   );
   expect(e).toBeInstanceOf(ForgeError);
   const err = e as ForgeError;
+  show(err.format());
   expect(err.code, err.format()).toBe(code);
   expect(err.format()).toMatch(message);
   expect(await catalog(trusted.url)).toEqual(before.repos);
@@ -142,6 +148,7 @@ describe('verify-and-promote: a good image', () => {
   it('records one promotion when the same digest is promoted twice at once', async () => {
     const c = await candidate();
     const [a, b] = await Promise.all([promote(c.reference, config(c.report), records), promote(c.reference, config(c.report), records)]);
+    show(`at once: record ids ${a.recordId} / ${b.recordId}, created ${a.created} / ${b.created}`);
     expect(a.recordId).toBe(b.recordId);
     expect([a.created, b.created].sort()).toEqual([false, true]);
     const rows = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM promotions WHERE digest = $1', [c.digest]);
@@ -214,6 +221,7 @@ describe('verify-and-promote: a registry that fails mid-copy', () => {
         () => undefined,
         (err: unknown) => err as ForgeError,
       );
+      show(e?.format() ?? 'no error');
       expect(e?.code).toBe('COPY_FAILED');
       expect(e?.message).toMatch(/injected fault\. No manifest without its blobs was written .* run the promotion again/);
       expect(proxy.failures).toBeGreaterThan(0);
@@ -221,6 +229,7 @@ describe('verify-and-promote: a registry that fails mid-copy', () => {
       expect(await records.isAllowed(`${c.trustedRepository}@${c.digest}`)).toBe(false);
       proxy.broken = false;
       const result = await promote(c.reference, cfg, records);
+      show(`rerun: promoted ${result.trustedReference}, record ${result.recordId}`);
       expect(result.created).toBe(true);
       expect(await exists(`${c.trustedRepository}@${c.digest}`)).toBe(true);
     } finally {
@@ -260,6 +269,7 @@ describe('verify-and-promote: only the incoming registry', () => {
     const steps: string[] = [];
     const e = await promote(c.reference, { ...config(c.report), incoming: `${incoming.host}/other-team` }, records, (s) => steps.push(`${s.step}:${s.ok}`)).catch((err: unknown) => err as ForgeError);
     expect(e).toBeInstanceOf(ForgeError);
+    show((e as ForgeError).format());
     expect((e as ForgeError).message).toMatch(/is not in the incoming registry .*other-team/);
     expect(steps).toEqual(['resolve:false']);
     const events = await records.listEvents({ digest: c.digest, limit: 5 });
