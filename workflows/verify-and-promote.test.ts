@@ -47,6 +47,16 @@ describe('forge-verify-and-promote template', () => {
     expect(record.container!.env!.map((e) => e.name)).not.toContain('DOCKER_CONFIG');
   });
 
+  it('runs attest alone per image, as its own account', () => {
+    // Two promotions of one image at once must take turns at attest (the cluster test shows two
+    // attestations without this); the lock is per trusted image, so other images do not wait.
+    const config = parsePlatformConfig(example);
+    const attest = verifyAndPromoteTemplate(config)!.spec.templates!.find((t) => t.name === 'attest')!;
+    expect(attest.synchronization).toEqual({ mutexes: [{ name: 'forge-attest-{{inputs.parameters.image}}' }] });
+    expect(attest.inputs!.parameters!.find((p) => p.name === 'image')!.description).toMatch(/by digest/);
+    expect(attest.serviceAccountName).toBe('forge-promotion-signer');
+  });
+
   it('is not generated without a promotion section', () => {
     const { promotion: _, ...rest } = example;
     expect(verifyAndPromoteTemplate(parsePlatformConfig(rest))).toBeUndefined();

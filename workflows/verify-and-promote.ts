@@ -115,6 +115,10 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       secretEnv: signingKey ? [{ name: 'COSIGN_PASSWORD', secret: signingKey.name, key: signingKey.passwordKey }] : [],
       // The only pod holding the promotion key, under the only account with the signing identity.
       serviceAccountName: config.serviceAccounts.promotionSigner,
+      // Promotions of one image running at once take turns here: cosign adds an attestation by
+      // rewriting the .att manifest, and a registry tag has no compare-and-swap. The second finds
+      // the first's attestation and signs none.
+      mutexes: ['forge-attest-{{inputs.parameters.image}}'],
       timeoutSeconds: 300,
       retries: 2,
     },

@@ -50,6 +50,11 @@ export interface StepTemplateProps {
   secretEnv?: { name: string; secret: string; key: string }[];
   /** Run this step's pod as another account than the workflow's (a narrower or cloud identity). */
   serviceAccountName?: string;
+  /**
+   * Argo mutexes this step holds while it runs, across all workflows of the namespace; names may
+   * use the step's inputs (`{{inputs.parameters.image}}`), so one lock per image, say.
+   */
+  mutexes?: string[];
 }
 
 export function envName(name: string): string {
@@ -80,6 +85,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
       ...(artifacts.length > 0 ? { artifacts } : {}),
     },
     ...(props.serviceAccountName ? { serviceAccountName: props.serviceAccountName } : {}),
+    ...(props.mutexes?.length ? { synchronization: { mutexes: props.mutexes.map((name) => ({ name })) } } : {}),
     activeDeadlineSeconds: String(props.timeoutSeconds),
     ...(props.retries ? { retryStrategy: { limit: String(props.retries), retryPolicy: 'OnError' } } : {}),
     securityContext: {

@@ -15,7 +15,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROMOTION_PREDICATE_TYPE } from '../../steps/attest/predicate.ts';
 import { generateKeyPair, signImage, verifyAttestation } from '../../steps/lib/cosign.ts';
-import { digestOf, exists } from '../../steps/lib/crane.ts';
+import { crane, digestOf, exists } from '../../steps/lib/crane.ts';
 import { buildImage } from '../helpers/images.ts';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
@@ -219,6 +219,24 @@ describe('forge-verify-and-promote on a real cluster', () => {
     expect(row).toEqual({ trusted_repository: `${trusted!.host}/forge/team/web`, digest: c.digest, attestation_digest: r.outputs['attestation-digest'], workflow_name: r.name });
     const events = await query<{ outcome: string }>('SELECT outcome FROM promotion_events WHERE promotion_id = $1', [r.outputs['record-id']]);
     expect(events.map((e) => e.outcome)).toEqual(['promoted']);
+  });
+
+  it('promotes one image twice at once: one record, one attestation (the attest step holds a mutex per image)', async () => {
+    const c = await candidate('twice', '1000');
+    const runs = await Promise.all([promote(c.image, c.report), promote(c.image, c.report)]);
+    for (const r of runs) if (r.phase !== 'Succeeded') throw new Error(await describeRun(r));
+    const [a, b] = runs as [Run, Run];
+    expect(a.outputs['record-id']).toBe(b.outputs['record-id']);
+
+    const trustedRef = `${trusted!.host}/forge/team/twice@${c.digest}`;
+    const statements = await verifyAttestation(trustedRef, PROMOTION_PREDICATE_TYPE, { key: promotionKey.publicKey, transparencyLog: false });
+    expect(statements).toHaveLength(1);
+    // Both runs report that attestation, and the record names it: a layer the .att tag still holds.
+    expect(a.outputs['attestation-digest']).toBe(b.outputs['attestation-digest']);
+    const att = JSON.parse(await crane(['manifest', '--insecure', `${trusted!.host}/forge/team/twice:sha256-${c.digest.slice('sha256:'.length)}.att`])) as { layers: { digest: string }[] };
+    expect(att.layers.map((l) => l.digest)).toEqual([a.outputs['attestation-digest']]);
+    const [row] = await query<{ attestation_digest: string }>('SELECT attestation_digest FROM promotions WHERE id = $1', [a.outputs['record-id']]);
+    expect(row!.attestation_digest).toBe(a.outputs['attestation-digest']);
   });
 
   let refused: { run: Run; digest: string } | undefined;
