@@ -39,6 +39,8 @@ export function templateReference(t: IWorkflowTemplate): string {
     if (tmpl.container) {
       lines.push(`Runs \`${tmpl.container.command?.join(' ')}\` in \`${tmpl.container.image}\`; inputs reach it as environment variables.`, '');
     }
+    if (tmpl.serviceAccountName) lines.push(`Runs as the service account \`${tmpl.serviceAccountName}\`.`, '');
+    for (const m of tmpl.synchronization?.mutexes ?? []) lines.push(`Holds the mutex \`${m.name}\` while it runs: other workflows wait for it.`, '');
     const outputs = tmpl.outputs?.parameters ?? [];
     if (outputs.length > 0) {
       lines.push('| output parameter | default | description |', '| --- | --- | --- |');
