@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attestImage, signatureTag, verifiedAttestations, type SignOptions, type VerifiedAttestation, type VerifyOptions } from '../lib/cosign.ts';
-import { blobOf, manifestOf, type Manifest } from '../lib/crane.ts';
+import { blobOf, exists, manifestOf, type Manifest } from '../lib/crane.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { PROMOTION_PREDICATE_TYPE, type PromotionPredicate } from './predicate.ts';
 
@@ -38,12 +38,11 @@ export async function attestPromotion(
   predicate: PromotionPredicate,
   signer: SignOptions,
   verifier: VerifyOptions,
-  /** False when the image was just copied with no attestation tag: nothing earlier to find. */
-  mayExist = true,
 ): Promise<AttestResult> {
   const [repository, digest] = trustedReference.split('@') as [string, string];
   const attestationTag = `${repository}:${signatureTag(digest, 'att')}`;
-  if (mayExist) {
+  // Without an .att tag there is nothing earlier to find (one registry read instead of a cosign run).
+  if (await exists(attestationTag)) {
     const earlier = await locate(trustedReference, attestationTag, verifier, (p) => samePromotion(p, predicate), false);
     if (earlier) return { attestationDigest: earlier, created: false };
   }

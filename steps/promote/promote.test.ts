@@ -7,7 +7,9 @@ import { startFaultProxy } from '../../test/helpers/fault-proxy.ts';
 import { buildImage, buildIndex, catalog } from '../../test/helpers/images.ts';
 import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
 import { trivyReport, type Vuln } from '../../test/helpers/trivy.ts';
+import { attestPromotion } from '../attest/attest.ts';
 import { PROMOTION_PREDICATE_TYPE } from '../attest/predicate.ts';
+import { promoteDigest } from '../copy/copy.ts';
 import { attestImage, generateKeyPair, signatureTag, signImage, verifyAttestation } from '../lib/cosign.ts';
 import { copy, crane, exists } from '../lib/crane.ts';
 import { ForgeError } from '../lib/errors.ts';
@@ -153,6 +155,29 @@ describe('verify-and-promote: a good image', () => {
     expect([a.created, b.created].sort()).toEqual([false, true]);
     const rows = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM promotions WHERE digest = $1', [c.digest]);
     expect(rows.rows[0]!.n).toBe('1');
+    // attest takes turns per image, so the second finds the first's attestation and signs none
+    expect(a.attestationDigest).toBe(b.attestationDigest);
+    expect(await verifyAttestation(a.trustedReference, PROMOTION_PREDICATE_TYPE, { key: promotionKey.publicKey, transparencyLog: false })).toHaveLength(1);
+  });
+});
+
+describe('verify-and-promote: attestations of one image at the same instant', () => {
+  it('take turns through the records lock: the second finds the first and signs none', async () => {
+    const c = await candidate();
+    const { reference } = await promoteDigest(c.repository, c.digest, c.trustedRepository);
+    const attest = (uid: string) =>
+      records.exclusive(reference, () =>
+        attestPromotion(
+          reference,
+          { source: `${c.repository}@${c.digest}`, digest: c.digest, trusted: reference, signer: 'dev', scan: {}, policy: [], workflow: { name: 'w', uid }, promotedAt: new Date().toISOString() },
+          { key: promotionKey.privateKey, transparencyLog: false },
+          { key: promotionKey.publicKey, transparencyLog: false },
+        ),
+      );
+    const results = await Promise.all([attest('a'), attest('b')]);
+    expect(results.map((r) => r.created).sort()).toEqual([false, true]);
+    expect(results[0]!.attestationDigest).toBe(results[1]!.attestationDigest);
+    expect(await verifyAttestation(reference, PROMOTION_PREDICATE_TYPE, { key: promotionKey.publicKey, transparencyLog: false })).toHaveLength(1);
   });
 });
 

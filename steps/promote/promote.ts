@@ -34,7 +34,7 @@ export interface PromoteConfig {
 }
 
 /** What the chain needs of the records store (steps/lib/records). */
-export type RecordsPort = Pick<PromotionRecords, 'recordPromotion' | 'recordRefusal'>;
+export type RecordsPort = Pick<PromotionRecords, 'recordPromotion' | 'recordRefusal' | 'exclusive'>;
 
 export interface PromoteResult {
   source: string;
@@ -142,7 +142,16 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
   };
   const attested = await run(
     'attest',
-    () => attestPromotion(copied.reference, predicate, { key: config.attest.key, password: config.attest.password, transparencyLog: config.verify.transparencyLog }, { key: config.attest.verifyKey, transparencyLog: config.verify.transparencyLog }, !copied.copied || copied.tags.some((t) => t.endsWith('.att'))),
+    // One promotion of this image at a time signs (the template's mutex on `attest` does the same).
+    () =>
+      records.exclusive(copied.reference, () =>
+        attestPromotion(
+          copied.reference,
+          predicate,
+          { key: config.attest.key, password: config.attest.password, transparencyLog: config.verify.transparencyLog },
+          { key: config.attest.verifyKey, transparencyLog: config.verify.transparencyLog },
+        ),
+      ),
     (x) => `${x.created ? 'signed' : 'found'} ${x.attestationDigest}`,
   );
   const record = await run(

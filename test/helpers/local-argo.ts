@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
 import { OUTPUTS_DIR } from '../../cdk8s/constructs/step-template.ts';
+import { withKeyedLocks } from '../../steps/lib/keyed-lock.ts';
 
 /**
  * Runs a WorkflowTemplate's DAG on this machine the way Argo would wire it — parameters,
@@ -29,24 +30,6 @@ export interface LocalNode {
 }
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Argo's mutexes, across every run in this process (as Argo's span a namespace). */
-const mutexes = new Map<string, Promise<void>>();
-
-/** Runs `fn` holding every named mutex: waits for the current holders, then lets the next in. */
-async function holding<T>(names: string[], fn: () => Promise<T>): Promise<T> {
-  const sorted = [...new Set(names)].sort(); // one order for all, so two runs never wait on each other
-  let release!: () => void;
-  const mine = new Promise<void>((r) => (release = r));
-  const before = sorted.map((n) => mutexes.get(n) ?? Promise.resolve());
-  for (const n of sorted) mutexes.set(n, before[sorted.indexOf(n)]!.then(() => mine));
-  await Promise.all(before);
-  try {
-    return await fn();
-  } finally {
-    release();
-  }
-}
 
 export async function runLocally(wt: IWorkflowTemplate, params: Record<string, string>, opts: LocalRunOptions): Promise<Record<string, LocalNode>> {
   const templates = new Map((wt.spec.templates ?? []).map((t) => [t.name, t]));
@@ -108,8 +91,9 @@ export async function runLocally(wt: IWorkflowTemplate, params: Record<string, s
           }
           env.HOME = process.env.HOME ?? '/tmp';
           const [, ...args] = template.container!.command!;
-          const locks = (template.synchronization?.mutexes ?? []).map((m) => sub(m.name ?? '', inputs));
-          const result = await holding(locks, () => execa(join(root, 'bin/forge.mjs'), [...args, ...(template.container!.args ?? [])], { env, extendEnv: false, reject: false }));
+          // Argo's mutexes span the namespace; here they span every run in this process.
+          const locks = (template.synchronization?.mutexes ?? []).map((m) => `mutex/${sub(m.name ?? '', inputs)}`);
+          const result = await withKeyedLocks(locks, () => execa(join(root, 'bin/forge.mjs'), [...args, ...(template.container!.args ?? [])], { env, extendEnv: false, reject: false }));
           const values: Record<string, string> = {};
           for (const o of template.outputs?.parameters ?? []) {
             values[o.name] = await readFile(remap(o.valueFrom!.path!, outputs), 'utf8').catch(() => o.valueFrom?.default ?? '');

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Pool, PoolClient } from 'pg';
 import { ForgeError, isForgeError, type ForgeErrorCode } from '../errors.ts';
 import { redactUrl } from '../log.ts';
+import { withKeyedLock } from '../keyed-lock.ts';
 
 /**
  * The records database: PostgreSQL through `pg` (a server, what a cluster runs) or PGlite (an
@@ -27,6 +28,11 @@ export interface Database extends Queryable {
   readonly location: string;
   /** Runs `fn` in one transaction (READ COMMITTED): committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` while holding the lock named `key`: with a server, a session advisory lock, so
+   * every process using that server takes turns; with PGlite (one process), an in-process lock.
+   */
+  withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /** Always await this: a PGlite data directory left open makes the next open of it hang. */
   close(): Promise<void>;
 }
@@ -135,6 +141,29 @@ async function openPostgres(url: string, poolOptions: { max: number; connectionT
         client.release(broken);
       }
     },
+    async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+      let client: PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (e) {
+        throw asForgeError(e, location);
+      }
+      try {
+        // The lock lives as long as this session, so the connection is held until it is released.
+        await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
+      } catch (e) {
+        client.release(e as Error);
+        throw asForgeError(e, location);
+      }
+      let broken: Error | undefined;
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((e: Error) => (broken = e));
+        // A session whose unlock failed may still hold the lock: close it rather than reuse it.
+        client.release(broken);
+      }
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -190,6 +219,8 @@ async function openPGlite(dataDir: string): Promise<Database> {
         throw asForgeError(e, dataDir);
       }
     },
+    // One process owns a PGlite directory, so a lock in this process is a lock on the database.
+    withLock: withKeyedLock,
     async close() {
       if (closed) return;
       closed = true;

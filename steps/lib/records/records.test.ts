@@ -209,6 +209,23 @@ describe('records on PGlite (embedded)', () => {
     }
   });
 
+  it('takes turns under exclusive() within the process', async () => {
+    const records = new PromotionRecords(db!);
+    const order: string[] = [];
+    const hold = (who: string, ms: number) =>
+      records.exclusive(`${TRUSTED}@${digest('a')}`, async () => {
+        order.push(`${who}+`);
+        await new Promise((r) => setTimeout(r, ms));
+        order.push(`${who}-`);
+      });
+    await Promise.all([hold('first', 100), hold('second', 10), hold('third', 10)]);
+    expect(order).toEqual(['first+', 'first-', 'second+', 'second-', 'third+', 'third-']);
+    // a failing holder releases the lock too
+    await expect(records.exclusive('x', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await records.exclusive('x', async () => order.push('after'));
+    expect(order.at(-1)).toBe('after');
+  });
+
   it('refuses a second open of a data directory that is already open in this process', async () => {
     const e = await forgeError(openDatabase({ dataDir, migrationsDir }));
     expect(e.message).toMatch(/is already open in this process/);
@@ -260,6 +277,24 @@ describe('records on a PostgreSQL server', () => {
     expect(events.filter((e) => e.outcome === 'already-promoted')).toHaveLength(19);
     expect(new Set(events.map((e) => e.promotionId))).toEqual(ids);
     expect(await clients[0]!.isAllowed(`${TRUSTED}@${digest('e')}`)).toBe(true);
+  });
+
+  it('takes turns under exclusive() across pools (an advisory lock per image), other images do not wait', async () => {
+    const url = await server!.createDatabase('exclusive');
+    const pools = [track(await openDatabase({ url })), track(await openDatabase({ url }))].map((db) => new PromotionRecords(db));
+    const spans: { who: string; from: number; to: number }[] = [];
+    const hold = (records: PromotionRecords, reference: string, who: string) =>
+      records.exclusive(reference, async () => {
+        const from = performance.now();
+        await new Promise((r) => setTimeout(r, 300));
+        spans.push({ who, from, to: performance.now() });
+      });
+    await Promise.all([hold(pools[0]!, `${TRUSTED}@${digest('a')}`, 'a1'), hold(pools[1]!, `${TRUSTED}@${digest('a')}`, 'a2'), hold(pools[1]!, `${TRUSTED}@${digest('b')}`, 'b')]);
+    const [first, second] = spans.filter((x) => x.who.startsWith('a')).sort((x, y) => x.from - y.from);
+    expect(second!.from).toBeGreaterThanOrEqual(first!.to); // the same image: one after the other
+    expect(spans.find((x) => x.who === 'b')!.from).toBeLessThan(first!.to); // another image: did not wait
+    // the lock is released: taking it again does not wait
+    await hold(pools[0]!, `${TRUSTED}@${digest('a')}`, 'a3');
   });
 
   it('returns the same shapes as PGlite (ids as strings, jsonb parsed, ISO timestamps)', async () => {

@@ -290,6 +290,15 @@ export class PromotionRecords {
     });
   }
 
+  /**
+   * Runs `fn` while no other promotion of `trustedReference` (`<repository>@<digest>`) using
+   * this database runs its own: the attestation step takes turns, because cosign adds an
+   * attestation by rewriting the `.att` manifest and a registry tag has no compare-and-swap.
+   */
+  async exclusive<T>(trustedReference: string, fn: () => Promise<T>): Promise<T> {
+    return this.db.withLock(`forge-attest:${trustedReference}`, fn);
+  }
+
   /** Appends a 'refused' (a check said no) or 'failed' (the run broke) event; the allowlist is untouched. */
   async recordRefusal(input: RefusalInput): Promise<{ eventId: string }> {
     const r = parseInput(refusalInputSchema, input, 'refusal record');
