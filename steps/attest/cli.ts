@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { commonOptions, commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { cosignKeyRef, loadPromotionSettings, SETTINGS_FILE } from '../lib/promotion-settings.ts';
+import { parsePinnedReference } from '../lib/reference.ts';
 import { attestPromotion } from './attest.ts';
 
 export const usage = `Usage: forge attest --image TRUSTED@sha256:… --source REF --key KEY --verify-key PUB --transparency-log true|false [...]
@@ -39,11 +40,11 @@ export const options = {
 } as const;
 
 const schema = z.object({
-  image: z.string().regex(/@sha256:[0-9a-f]{64}$/, 'must be pinned by digest'),
+  image: pinnedImage,
   source: z.string().min(1),
   key: z.string().min(1),
   'verify-key': z.string().min(1).optional(),
-  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }).optional(),
+  'transparency-log': transparencyLogFlag.optional(),
   settings: z.string().optional(),
   signer: z.string().default(''),
   'scan-summary': json.default('{}'),
@@ -67,7 +68,7 @@ export function main(argv: string[]): Promise<void> {
         verifyKey ??= await cosignKeyRef(settings.attestationPublicKey);
         if (!v['transparency-log']) transparencyLog = settings.transparencyLog;
       }
-      const digest = v.image.split('@')[1]!;
+      const { digest } = parsePinnedReference(v.image);
       const result = await attestPromotion(
         v.image,
         {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { commonOptions, commonSchema, pinnedImage, stepMain } from '../lib/cli.ts';
+import { parsePinnedReference } from '../lib/reference.ts';
 import { promoteDigest } from './copy.ts';
 
 export const usage = `Usage: forge copy --image REPO@sha256:… --target-repository TRUSTED/REPO
@@ -10,7 +11,7 @@ blobs before manifests, children before an index, manifest bytes unchanged. Idem
 
 export const options = { image: { type: 'string' }, 'target-repository': { type: 'string' }, ...commonOptions } as const;
 const schema = z.object({
-  image: z.string().regex(/@sha256:[0-9a-f]{64}$/, 'must be pinned by digest'),
+  image: pinnedImage,
   'target-repository': z.string().regex(/^[^@:]+(:\d+)?\/[^@:]+$/, 'must be <registry>/<repository> without tag or digest'),
   ...commonSchema,
 });
@@ -22,7 +23,7 @@ export function main(argv: string[]): Promise<void> {
     options,
     schema,
     async run(v) {
-      const [repository, digest] = v.image.split('@') as [string, string];
+      const { repository, digest } = parsePinnedReference(v.image);
       const result = await promoteDigest(repository, digest, v['target-repository']);
       return {
         result,

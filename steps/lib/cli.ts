@@ -1,10 +1,11 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { ForgeError, isForgeError } from './errors.ts';
 import type { Logger } from 'pino';
 import { inArgo, writeOutput } from './argo-io.ts';
 import { createLogger } from './log.ts';
+import { DIGEST_PATTERN, parseReference } from './reference.ts';
 
 /**
  * Parses a step tool's argv against its option table, lets `FORGE_<OPTION>` environment
@@ -81,6 +82,21 @@ export const commonOptions = {
   'outputs-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** `--image` of the steps after `resolve`: only `REPOSITORY@sha256:<64 hex>` is used from there on. */
+export const pinnedImage = z.string().refine((r) => DIGEST_PATTERN.test(parseReference(r).digest ?? ''), 'must be pinned by digest: REPOSITORY@sha256:<64 hex> (resolve it first)');
+
+/** The text of a file a flag names; unreadable is INVALID_ARGS naming the file and the flag. */
+export async function readInputFile(file: string, what: string, flag: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ForgeError('INVALID_ARGS', `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [{ file, message: `check the ${flag} path` }]);
+  }
+}
+
+/** `--transparency-log`: never defaulted, so running without a Rekor log is always said explicitly. */
+export const transparencyLogFlag = z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' });
 
 export const commonSchema = {
   output: z.enum(['text', 'json']).default('text'),

@@ -1,4 +1,4 @@
-import { parseReference } from '../lib/reference.ts';
+import { DIGEST_PATTERN, parseReference } from '../lib/reference.ts';
 
 /**
  * The promotion policy checks (seed 000 §4.3): pure functions over what the registry says about
@@ -44,7 +44,7 @@ export function checkPinned(reference: string): CheckResult {
   const { digest } = parseReference(reference);
   return {
     check: 'pinned',
-    passed: /^sha256:[0-9a-f]{64}$/.test(digest ?? ''),
+    passed: DIGEST_PATTERN.test(digest ?? ''),
     required: 'reference pinned by sha256 digest',
     actual: digest ? reference : `${reference} (not pinned)`,
   };

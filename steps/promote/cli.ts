@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { commonOptions, commonSchema, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { defaultDataDir, openDatabase } from '../lib/records/db.ts';
 import { PromotionRecords } from '../lib/records/records.ts';
@@ -58,7 +58,7 @@ const schema = z.object({
   key: z.string().optional(),
   identity: z.string().optional(),
   issuer: z.string().optional(),
-  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }),
+  'transparency-log': transparencyLogFlag,
   'scan-report': z.string().min(1),
   exceptions: z.string().optional(),
   threshold: z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).default('HIGH'),

@@ -10,7 +10,7 @@
  *
  * A bare list of entries is accepted too.
  */
-import { readFile } from 'node:fs/promises';
+import { readInputFile } from '../lib/cli.ts';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
@@ -138,11 +138,5 @@ export function parseExceptions(text: string, file: string): ScanException[] {
 
 /** Reads and validates an exceptions file. */
 export async function loadExceptions(file: string): Promise<ScanException[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ForgeError('INVALID_ARGS', `cannot read the exceptions file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [{ file, message: 'check the --exceptions path' }]);
-  }
-  return parseExceptions(text, file);
+  return parseExceptions(await readInputFile(file, 'the exceptions file', '--exceptions'), file);
 }

@@ -4,7 +4,7 @@
  * Vulnerabilities, or no Results at all, so missing (or null) lists are read as empty. Fields the
  * gate does not use are dropped.
  */
-import { readFile } from 'node:fs/promises';
+import { readInputFile } from '../lib/cli.ts';
 import { z } from 'zod';
 import { ForgeError } from '../lib/errors.ts';
 
@@ -142,13 +142,7 @@ export function hasImageConfig(report: TrivyReport): boolean {
 
 export async function readReport(file: string): Promise<TrivyReport> {
   if (/^https?:\/\//.test(file)) return parseTrivyReport(await fetchReport(file), file);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ForgeError('INVALID_ARGS', `cannot read the Trivy report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [{ file, message: 'check the --report path' }]);
-  }
-  return parseTrivyReport(text, file);
+  return parseTrivyReport(await readInputFile(file, 'the Trivy report', '--report'), file);
 }
 
 /** A report published elsewhere (CI artifact store, registry scanner API) over HTTP(S). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { commonOptions, commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { cosignKeyRef, keyLabel, loadPromotionSettings, pick, SETTINGS_FILE } from '../lib/promotion-settings.ts';
 import { verifySignature, type VerifyPolicy } from './verify.ts';
@@ -26,11 +26,11 @@ export const options = {
 } as const;
 
 const schema = z.object({
-  image: z.string().regex(/@sha256:[0-9a-f]{64}$/, 'must be pinned by digest (resolve it first)'),
+  image: pinnedImage,
   key: z.string().optional(),
   identity: z.string().optional(),
   issuer: z.string().optional(),
-  'transparency-log': z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' }).optional(),
+  'transparency-log': transparencyLogFlag.optional(),
   'verification-key': z.string().optional(),
   settings: z.string().optional(),
   ...commonSchema,
