@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { ForgeError, isForgeError } from './errors.ts';
@@ -85,15 +85,6 @@ export const commonOptions = {
 
 /** `--image` of the steps after `resolve`: only `REPOSITORY@sha256:<64 hex>` is used from there on. */
 export const pinnedImage = z.string().refine((r) => DIGEST_PATTERN.test(parseReference(r).digest ?? ''), 'must be pinned by digest: REPOSITORY@sha256:<64 hex> (resolve it first)');
-
-/** The text of a file a flag names; unreadable is INVALID_ARGS naming the file and the flag. */
-export async function readInputFile(file: string, what: string, flag: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ForgeError('INVALID_ARGS', `cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [{ file, message: `check the ${flag} path` }]);
-  }
-}
 
 /** `--transparency-log`: never defaulted, so running without a Rekor log is always said explicitly. */
 export const transparencyLogFlag = z.enum(['true', 'false'], { message: 'must be set explicitly to true or false' });

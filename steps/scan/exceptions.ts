@@ -10,7 +10,7 @@
  *
  * A bare list of entries is accepted too.
  */
-import { readInputFile } from '../lib/cli.ts';
+import { readInputFile } from '../lib/input-file.ts';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';

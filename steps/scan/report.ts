@@ -4,7 +4,7 @@
  * Vulnerabilities, or no Results at all, so missing (or null) lists are read as empty. Fields the
  * gate does not use are dropped.
  */
-import { readInputFile } from '../lib/cli.ts';
+import { readInputFile } from '../lib/input-file.ts';
 import { z } from 'zod';
 import { ForgeError } from '../lib/errors.ts';
 
