@@ -43,8 +43,8 @@ export async function attestPromotion(
   const attestationTag = `${repository}:${signatureTag(digest, 'att')}`;
   // Without an .att tag there is nothing earlier to find (one registry read instead of a cosign run).
   if (await exists(attestationTag)) {
-    const earlier = await locate(trustedReference, attestationTag, verifier, (p) => samePromotion(p, predicate), false);
-    if (earlier) return { attestationDigest: earlier, created: false };
+    const earlier = await locate(trustedReference, attestationTag, verifier, [(p) => samePromotion(p, predicate)], false);
+    if (earlier) return { attestationDigest: earlier.digest, created: false };
   }
   const dir = await mkdtemp(join(tmpdir(), 'forge-attest-'));
   try {
@@ -54,38 +54,39 @@ export async function attestPromotion(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const ours = await locate(trustedReference, attestationTag, verifier, (p) => sameRun(p, predicate), true);
-  if (ours) return { attestationDigest: ours, created: true };
-  // A promotion of the same digest running at the same time may have replaced the `.att`
-  // manifest after reading it (a registry tag has no compare-and-swap). Its attestation, by the
-  // same key, says the same about the image: use it.
-  const twin = await locate(trustedReference, attestationTag, verifier, (p) => samePromotion(p, predicate), true);
-  if (twin) return { attestationDigest: twin, created: false };
+  // Ours, or else — if something outside the per-image lock replaced the `.att` manifest after
+  // reading it (a registry tag has no compare-and-swap) — the equivalent one by the same key.
+  const found = await locate(trustedReference, attestationTag, verifier, [(p) => sameRun(p, predicate), (p) => samePromotion(p, predicate)], true);
+  if (found) return { attestationDigest: found.digest, created: found.choice === 0 };
   throw new ForgeError('ATTESTATION_FAILED', `the promotion attestation of ${trustedReference} did not verify after signing`);
 }
 
+type Wanted = (p: Partial<PromotionPredicate> | undefined) => boolean;
+
 /**
- * The layer digest of a verified promotion attestation that `wanted` accepts, or undefined when
- * none verifies. cosign reports the verified envelopes; the `.att` manifest is read at the same
- * time and the layer whose envelope carries that payload is the attestation. If the manifest
- * changed in between (another attestation was added), it is read again.
+ * The layer digest of a verified promotion attestation that one of `wanted` accepts (the
+ * earliest in that list wins; `choice` says which), or undefined when none does. One cosign
+ * run reports the verified envelopes; the `.att` manifest is read at the same time, and the
+ * layer whose envelope carries a wanted payload is the attestation. If the manifest changed in
+ * between (another attestation was added), both are read again.
  */
-async function locate(
-  reference: string,
-  attestationTag: string,
-  verifier: VerifyOptions,
-  wanted: (p: Partial<PromotionPredicate> | undefined) => boolean,
-  justSigned: boolean,
-): Promise<string | undefined> {
+async function locate(reference: string, attestationTag: string, verifier: VerifyOptions, wanted: Wanted[], justSigned: boolean): Promise<{ digest: string; choice: number } | undefined> {
   const repository = attestationTag.slice(0, attestationTag.lastIndexOf(':'));
   for (let attempt = 0; attempt < 3; attempt++) {
     const [verified, { manifest }] = await Promise.all([verifiedOrNone(reference, verifier, justSigned), manifestOf(attestationTag).catch(() => ({ manifest: {} as Manifest }))]);
-    const payloads = new Set(verified.filter((a) => wanted(predicateOf(a))).map((a) => a.payload));
-    if (payloads.size === 0) return undefined;
+    // payload → the first of `wanted` that accepts it
+    const choices = new Map<string, number>();
+    for (const a of verified) {
+      const choice = wanted.findIndex((w) => w(predicateOf(a)));
+      if (choice !== -1) choices.set(a.payload, choice);
+    }
+    if (choices.size === 0) return undefined;
     const layers = (manifest.layers ?? []).filter((l) => l.mediaType === DSSE_ENVELOPE);
-    const envelopes = await Promise.all(layers.map(async (l) => ({ digest: l.digest, envelope: JSON.parse(await blobOf(`${repository}@${l.digest}`)) as { payload?: string } })));
-    const found = envelopes.find((e) => e.envelope.payload !== undefined && payloads.has(e.envelope.payload));
-    if (found) return found.digest;
+    const envelopes = await Promise.all(layers.map(async (l) => ({ digest: l.digest, payload: (JSON.parse(await blobOf(`${repository}@${l.digest}`)) as { payload?: string }).payload })));
+    const found = envelopes
+      .flatMap((e) => (e.payload !== undefined && choices.has(e.payload) ? [{ digest: e.digest, choice: choices.get(e.payload)! }] : []))
+      .sort((x, y) => x.choice - y.choice)[0];
+    if (found) return found;
   }
   throw new ForgeError('ATTESTATION_FAILED', `the promotion attestation of ${reference} verified, but ${attestationTag} kept changing while its layer was looked up; run the step again`);
 }
