@@ -16,7 +16,8 @@ export function pinnedVersion(name: ToolName): string | undefined {
   return name in manifest.go ? manifest.go[name as GoTool].version : undefined;
 }
 
-function executable(path: string): boolean {
+/** Whether `path` is a file this process may execute. */
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -29,7 +30,7 @@ function executable(path: string): boolean {
 export function findExecutable(name: string): string | undefined {
   const envName = `FORGE_TOOL_${name.toUpperCase().replace(/-/g, '_')}`;
   const candidates = [process.env[envName], ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))];
-  return candidates.find((p): p is string => typeof p === 'string' && p.length > 0 && executable(p));
+  return candidates.find((p): p is string => typeof p === 'string' && p.length > 0 && isExecutable(p));
 }
 
 const resolved = new Map<ToolName, string>();
@@ -49,7 +50,7 @@ export function toolPath(name: ToolName): string {
     name in manifest.apt ? manifest.apt[name as AptTool].binary : undefined,
     ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name)),
   ].filter((p): p is string => typeof p === 'string' && p.length > 0);
-  const found = candidates.find(executable);
+  const found = candidates.find(isExecutable);
   if (!found) {
     const version = pinnedVersion(name);
     throw new ForgeError(

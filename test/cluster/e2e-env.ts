@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { toolPath } from '../../steps/lib/tools.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -146,17 +147,6 @@ export function submittedName(r: RunResult): string {
   if (m) return m[1]!;
   const lines = r.stdout.trim().split('\n');
   return lines[lines.length - 1]!.trim();
-}
-
-export async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 /** `git daemon` serving `baseDir` read-only on host:port; resolves once it accepts connections. */

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
 import { ForgeError } from '../../steps/lib/errors.ts';
-import { toolPath } from '../../steps/lib/tools.ts';
+import { isExecutable, toolPath } from '../../steps/lib/tools.ts';
+import { freePort } from './ports.ts';
 
 export interface PostgresServer {
   /** `postgresql://forge@<host>:<port>/postgres` (trust authentication; host 127.0.0.1 unless `host` was given). */
@@ -200,23 +200,3 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await within(5_000);
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toolPath } from '../../steps/lib/tools.ts';
+import { freePort } from './ports.ts';
 
 export interface Registry {
   /** `<host>:<port>` (default host 127.0.0.1), usable as an image reference prefix. */
@@ -13,18 +13,6 @@ export interface Registry {
   /** The registry process (benchmarks read its CPU time from /proc). */
   pid: number;
   stop(): Promise<void>;
-}
-
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export interface RegistryOptions {
