@@ -1,3 +1,4 @@
+import { USER_NAME, type UserLookup } from '../lib/image-passwd.ts';
 import { DIGEST_PATTERN, parseReference } from '../lib/reference.ts';
 
 /**
@@ -50,21 +51,42 @@ export function checkPinned(reference: string): CheckResult {
   };
 }
 
+/** The largest UID Linux and Kubernetes accept (int32). */
+export const MAX_UID = 2147483647;
+const DECIMAL_UID = /^[1-9][0-9]{0,9}$/;
+const GROUP = /^(?:[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31})$/;
+
+/** A canonical decimal UID in 1…2147483647 (so `0`, `00`, `+0`, `0x0`, ` 1` and `-1` are not). */
+export function isNonRootUid(text: string): boolean {
+  return DECIMAL_UID.test(text) && Number(text) <= MAX_UID;
+}
+
 /**
- * The image's configured user must not be root: empty (defaults to root), `0`, `root`, and
- * `0:<group>` / `root:<group>` fail; a numeric UID > 0 or a named non-root user passes.
+ * The image's configured user must not be root, read the way a container runtime reads it:
+ * `uid[:group]` with a canonical decimal UID in 1…2147483647, or `name[:group]` where the name
+ * maps to such a UID in the image's own /etc/passwd (resolve looks it up). Anything else fails:
+ * empty (root), `0`, `root`, `+0`, `00`, `0x1`, names missing from /etc/passwd, extra colons.
  */
-export function checkUser(user: string | undefined, platform?: string): CheckResult {
-  const value = (user ?? '').trim();
-  const name = value.split(':')[0] ?? '';
-  const root = name === '' || name === 'root' || /^0+$/.test(name);
-  return {
+export function checkUser(user: string | undefined, platform?: string, lookup?: UserLookup): CheckResult {
+  const value = user ?? '';
+  const fail = (actual: string): CheckResult => ({ ...result, passed: false, actual });
+  const result: CheckResult = {
     check: 'non-root',
-    passed: !root,
-    required: 'a non-root user (numeric UID > 0 or a named non-root user)',
-    actual: value === '' ? 'no USER set (runs as root)' : `USER ${value}`,
+    passed: true,
+    required: `a non-root user: a decimal UID in 1…${MAX_UID} (optionally :group), or a name the image's /etc/passwd maps to one`,
+    actual: `USER ${value}`,
     ...(platform ? { platform } : {}),
   };
+  if (value === '') return fail('no USER set (runs as root)');
+  const parts = value.split(':');
+  const [name = '', group] = parts;
+  if (parts.length > 2) return fail(`USER ${JSON.stringify(value)} is not user[:group]`);
+  if (group !== undefined && !GROUP.test(group)) return fail(`USER ${JSON.stringify(value)} has group ${JSON.stringify(group)}, not a decimal GID or a group name`);
+  if (/^[0-9]+$/.test(name)) return isNonRootUid(name) ? result : fail(`USER ${value} (UID ${name} is ${/^0+$/.test(name) ? 'root' : 'not a canonical UID in range'})`);
+  if (!USER_NAME.test(name)) return fail(`USER ${JSON.stringify(value)} is neither a decimal UID nor a user name`);
+  if (!lookup) return fail(`USER ${value} (the name was not looked up in the image's /etc/passwd)`);
+  if ('missing' in lookup) return fail(`USER ${value} (${lookup.missing})`);
+  return isNonRootUid(lookup.uid) ? { ...result, actual: `USER ${value} (UID ${lookup.uid} in the image's /etc/passwd)` } : fail(`USER ${value} (UID ${JSON.stringify(lookup.uid)} in the image's /etc/passwd)`);
 }
 
 export function formatBytes(n: number): string {

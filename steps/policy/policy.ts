@@ -19,7 +19,7 @@ export function evaluatePolicy(image: ResolvedImage, policy: PromotionPolicy): P
   const checks: CheckResult[] = [checkTag(image.requested), checkPinned(image.reference)];
   for (const p of image.platforms) {
     const platform = image.index ? p.platform : undefined;
-    checks.push(checkSize(p.compressedSize, policy.maxCompressedBytes, platform), checkUser(p.user, platform));
+    checks.push(checkSize(p.compressedSize, policy.maxCompressedBytes, platform), checkUser(p.user, platform, p.userLookup));
   }
   return { passed: checks.every((c) => c.passed), checks };
 }

@@ -1,0 +1,82 @@
+import { execa } from 'execa';
+import { extract } from 'tar-stream';
+import { ForgeError } from './errors.ts';
+import { isPlainHttpRegistry } from './exec.ts';
+import { toolPath } from './tools.ts';
+
+/** How a named USER maps to a UID in the image's own /etc/passwd, or why it does not. */
+export type UserLookup = { uid: string } | { missing: 'no /etc/passwd in the image' | "not in the image's /etc/passwd" };
+
+/** A user name as useradd accepts it (a USER that is not a number is one of these, or invalid). */
+export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** `/etc/passwd` is a few KiB; anything larger is not read whole. */
+const PASSWD_MAX_BYTES = 1024 * 1024;
+const PASSWD_ENTRIES = new Set(['etc/passwd', './etc/passwd', '/etc/passwd']);
+
+/**
+ * The image's own `/etc/passwd` as the container runtime sees it: `crane export` flattens the
+ * layers (whiteouts applied), and the file is taken from that stream. Undefined when the image has
+ * no such regular file (absent, deleted, or a link — a link is not followed). Reads the whole
+ * filesystem, so it is only called for a named USER.
+ */
+export async function passwdOf(reference: string): Promise<string | undefined> {
+  const crane = toolPath('crane');
+  const child = execa(crane, ['export', ...(isPlainHttpRegistry(reference) ? ['--insecure'] : []), reference, '-'], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: { stdout: false, stderr: true },
+    timeout: 600_000,
+  });
+  const found = new Promise<string | undefined>((resolve, reject) => {
+    let passwd: string | undefined;
+    const tar = extract();
+    tar.on('entry', (header, stream, next) => {
+      const take = PASSWD_ENTRIES.has(header.name) && header.type === 'file';
+      if (take && (header.size ?? 0) > PASSWD_MAX_BYTES) {
+        reject(new ForgeError('POLICY_VIOLATION', `${reference}: /etc/passwd is ${header.size} bytes, more than ${PASSWD_MAX_BYTES}: not read`));
+        stream.resume();
+        return next();
+      }
+      if (PASSWD_ENTRIES.has(header.name)) passwd = undefined; // a later entry replaces an earlier one
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => {
+        if (take) chunks.push(c as Buffer);
+      });
+      stream.on('end', () => {
+        if (take) passwd = Buffer.concat(chunks).toString('utf8');
+        next();
+      });
+      stream.resume();
+    });
+    tar.on('finish', () => resolve(passwd));
+    tar.on('error', (e) => reject(new ForgeError('TOOL_FAILED', `${reference}: the exported filesystem is not a readable tar: ${e.message}`)));
+    child.stdout!.pipe(tar);
+  });
+  const [passwd] = await Promise.all([
+    found,
+    child.catch((e: { stderr?: string; shortMessage?: string }) => {
+      throw new ForgeError('TOOL_FAILED', `crane export ${reference} failed: ${(e.stderr ?? e.shortMessage ?? '').trim().split('\n').at(-1)}`);
+    }),
+  ]);
+  return passwd;
+}
+
+/** The UID field of `name` in a passwd file's text, as written (undefined when absent). */
+export function uidInPasswd(passwd: string, name: string): string | undefined {
+  for (const line of passwd.split('\n')) {
+    const fields = line.split(':');
+    if (fields.length >= 7 && fields[0] === name) return fields[2];
+  }
+  return undefined;
+}
+
+/** Looks a named USER (`name[:group]`) up in the image; undefined for a numeric or malformed USER. */
+export async function lookupNamedUser(reference: string, user: string): Promise<UserLookup | undefined> {
+  const name = user.split(':')[0] ?? '';
+  if (!USER_NAME.test(name)) return undefined;
+  const passwd = await passwdOf(reference);
+  if (passwd === undefined) return { missing: 'no /etc/passwd in the image' };
+  const uid = uidInPasswd(passwd, name);
+  return uid === undefined ? { missing: "not in the image's /etc/passwd" } : { uid };
+}
