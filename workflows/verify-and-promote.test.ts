@@ -47,12 +47,21 @@ describe('forge-verify-and-promote template', () => {
     expect(record.container!.env!.map((e) => e.name)).not.toContain('DOCKER_CONFIG');
   });
 
-  it('runs attest alone per image, as its own account', () => {
+  it('runs copy and attest alone per image, attest as its own account', () => {
     // Two promotions of one image at once must take turns at attest (the cluster test shows two
-    // attestations without this); the lock is per trusted image, so other images do not wait.
+    // attestations without this), and copy under the same lock so it never writes incoming .sig/.att
+    // tags over an attestation signed meanwhile; the lock is per source digest, so other images do not wait.
     const config = parsePlatformConfig(example);
-    const attest = verifyAndPromoteTemplate(config)!.spec.templates!.find((t) => t.name === 'attest')!;
-    expect(attest.synchronization).toEqual({ mutexes: [{ name: 'forge-attest-{{inputs.parameters.image}}' }] });
+    const templates = verifyAndPromoteTemplate(config)!.spec.templates!;
+    const attest = templates.find((t) => t.name === 'attest')!;
+    const copy = templates.find((t) => t.name === 'copy')!;
+    expect(attest.synchronization).toEqual({ mutexes: [{ name: 'forge-promote-{{inputs.parameters.source}}' }] });
+    expect(copy.synchronization).toEqual({ mutexes: [{ name: 'forge-promote-{{inputs.parameters.image}}' }] });
+    const dag = verifyAndPromoteTemplate(config)!.spec.templates!.find((t) => t.dag)!.dag!.tasks!;
+    // Both names expand to the same string: copy's image and attest's source are resolve's reference.
+    expect(dag.find((t) => t.name === 'copy')!.arguments!.parameters!.find((p) => p.name === 'image')!.value).toBe(
+      dag.find((t) => t.name === 'attest')!.arguments!.parameters!.find((p) => p.name === 'source')!.value,
+    );
     expect(attest.inputs!.parameters!.find((p) => p.name === 'image')!.description).toMatch(/by digest/);
     expect(attest.serviceAccountName).toBe('forge-promotion-signer');
   });

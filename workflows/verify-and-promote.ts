@@ -95,6 +95,9 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       outputs: [out('trusted-reference', 'trusted-reference', 'The promoted image: `<trusted repository>@<digest>`.')],
       mounts: authMounts,
       env: authEnv,
+      // The same lock as attest (keyed by the source digest): the .sig/.att tags are copied only
+      // where absent, and no attestation is signed between that check and the write.
+      mutexes: ['forge-promote-{{inputs.parameters.image}}'],
       timeoutSeconds: t,
       retries: 2,
     },
@@ -115,10 +118,10 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       secretEnv: signingKey ? [{ name: 'COSIGN_PASSWORD', secret: signingKey.name, key: signingKey.passwordKey }] : [],
       // The only pod holding the promotion key, under the only account with the signing identity.
       serviceAccountName: config.serviceAccounts.promotionSigner,
-      // Promotions of one image running at once take turns here: cosign adds an attestation by
-      // rewriting the .att manifest, and a registry tag has no compare-and-swap. The second finds
-      // the first's attestation and signs none.
-      mutexes: ['forge-attest-{{inputs.parameters.image}}'],
+      // Promotions of one image running at once take turns here (and in copy, under the same
+      // name): cosign adds an attestation by rewriting the .att manifest, and a registry tag has
+      // no compare-and-swap. The second finds the first's attestation and signs none.
+      mutexes: ['forge-promote-{{inputs.parameters.source}}'],
       timeoutSeconds: 300,
       retries: 2,
     },

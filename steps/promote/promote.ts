@@ -93,9 +93,10 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
   const { r, trustedRepository } = await run(
     'resolve',
     async () => {
+      // The boundary first: no registry is contacted for an image outside the incoming registry.
+      known.trustedRepository = trustedRepositoryFor(image, config);
       const resolved = await resolveImage(image);
       known.digest = resolved.digest;
-      known.trustedRepository = trustedRepositoryFor(resolved.repository, config);
       return { r: resolved, trustedRepository: known.trustedRepository };
     },
     (x) => `${x.r.reference} (${x.r.platforms.length} platform(s)) → ${x.trustedRepository}`,
@@ -129,7 +130,14 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
     ReturnType<typeof evaluateScan>,
     ReturnType<typeof evaluatePolicy>,
   ];
-  const copied = await run('promote', () => promoteDigest(r.repository, r.digest, trustedRepository), (x) => `${x.copied ? 'copied to' : 'already in'} ${x.reference}`);
+  // Copy and attest take the same per-image lock (as the template's mutex): no attestation is
+  // signed between the copy's check for trusted .sig/.att tags and its write of missing ones.
+  const lockKey = `${trustedRepository}@${r.digest}`;
+  const copied = await run(
+    'promote',
+    () => records.exclusive(lockKey, () => promoteDigest(r.repository, r.digest, trustedRepository)),
+    (x) => `${x.copied ? 'copied to' : 'already in'} ${x.reference}`,
+  );
   const predicate: PromotionPredicate = {
     source: r.reference,
     digest: r.digest,
@@ -144,7 +152,7 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
     'attest',
     // One promotion of this image at a time signs (the template's mutex on `attest` does the same).
     () =>
-      records.exclusive(copied.reference, () =>
+      records.exclusive(lockKey, () =>
         attestPromotion(
           copied.reference,
           predicate,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { ForgeError } from '../lib/errors.ts';
 import { resolveImage, trustedRepositoryFor } from './resolve.ts';
 
 export const usage = `Usage: forge resolve --image REF [--output json] [--outputs-dir DIR]
@@ -25,8 +26,10 @@ export function main(argv: string[]): Promise<void> {
     options,
     schema,
     async run(v) {
+      if (Boolean(v.incoming) !== Boolean(v.trusted)) throw new ForgeError('INVALID_ARGS', 'give --incoming and --trusted together');
+      // The boundary is checked before any registry is contacted.
+      const trustedRepository = v.incoming && v.trusted ? trustedRepositoryFor(v.image, { incoming: v.incoming, trusted: v.trusted }) : '';
       const image = await resolveImage(v.image);
-      const trustedRepository = v.incoming && v.trusted ? trustedRepositoryFor(image.repository, { incoming: v.incoming, trusted: v.trusted }) : '';
       return {
         result: { ...image, ...(trustedRepository ? { trustedRepository } : {}) },
         outputs: { digest: image.digest, reference: image.reference, 'image.json': JSON.stringify(image), 'trusted-repository': trustedRepository },

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage } from '../../test/helpers/images.ts';
+import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
+import { signatureTag } from '../lib/cosign.ts';
+import { digestOf, exists } from '../lib/crane.ts';
+import { promoteDigest } from './copy.ts';
+
+/** The copy step against two real registries; .sig/.att stand-ins are real manifests under cosign's tags. */
+let incoming: Registry;
+let trusted: Registry;
+let counter = 0;
+
+beforeAll(async () => {
+  [incoming, trusted] = await Promise.all([startRegistry(), startRegistry()]);
+}, 60_000);
+afterAll(async () => Promise.all([incoming?.stop(), trusted?.stop()]));
+
+async function candidate() {
+  const name = `team/app-${++counter}`;
+  const source = `${incoming.host}/${name}`;
+  const target = `${trusted.host}/forge/${name}`;
+  const digest = await buildImage(`${source}:1`, { user: '1000' });
+  return { source, target, digest, sig: signatureTag(digest, 'sig'), att: signatureTag(digest, 'att') };
+}
+
+describe('copy: the exact digest, with its .sig/.att tags', () => {
+  it('copies the digest and each tag pinned to the digest it named', async () => {
+    const c = await candidate();
+    const sig = await buildImage(`${c.source}:${c.sig}`);
+    const att = await buildImage(`${c.source}:${c.att}`);
+    const result = await promoteDigest(c.source, c.digest, c.target);
+    expect(result).toEqual({ reference: `${c.target}@${c.digest}`, tags: [c.sig, c.att], copied: true });
+    expect(await digestOf(`${c.target}:${c.sig}`)).toBe(sig);
+    expect(await digestOf(`${c.target}:${c.att}`)).toBe(att);
+    // A rerun copies nothing and reports it.
+    expect(await promoteDigest(c.source, c.digest, c.target)).toEqual({ reference: `${c.target}@${c.digest}`, tags: [], copied: false });
+  });
+
+  it('never replaces an attestation or signature the trusted registry already has', async () => {
+    const c = await candidate();
+    // The trusted registry holds the promotion attestation and a signature of this digest.
+    const trustedAtt = await buildImage(`${c.target}:${c.att}`);
+    const trustedSig = await buildImage(`${c.target}:${c.sig}`);
+    // Incoming content under the same tags (what a submitter controls) must not overwrite them.
+    await buildImage(`${c.source}:${c.att}`);
+    await buildImage(`${c.source}:${c.sig}`);
+    const result = await promoteDigest(c.source, c.digest, c.target);
+    expect(result.tags).toEqual([]);
+    expect(await digestOf(`${c.target}:${c.att}`)).toBe(trustedAtt);
+    expect(await digestOf(`${c.target}:${c.sig}`)).toBe(trustedSig);
+    expect(await exists(`${c.target}@${c.digest}`)).toBe(true);
+  });
+
+  it('copies only the tag the trusted registry lacks', async () => {
+    const c = await candidate();
+    const trustedAtt = await buildImage(`${c.target}:${c.att}`);
+    const sig = await buildImage(`${c.source}:${c.sig}`);
+    await buildImage(`${c.source}:${c.att}`);
+    const result = await promoteDigest(c.source, c.digest, c.target);
+    expect(result.tags).toEqual([c.sig]);
+    expect(await digestOf(`${c.target}:${c.sig}`)).toBe(sig);
+    expect(await digestOf(`${c.target}:${c.att}`)).toBe(trustedAtt);
+  });
+
+  it('copies no tag of another digest', async () => {
+    const c = await candidate();
+    const other = await candidate();
+    await buildImage(`${c.source}:${other.sig}`);
+    expect((await promoteDigest(c.source, c.digest, c.target)).tags).toEqual([]);
+    expect(await exists(`${c.target}:${other.sig}`)).toBe(false);
+  });
+});

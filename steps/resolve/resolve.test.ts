@@ -1,0 +1,139 @@
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage, buildImageWithFiles, describe as describeManifest, pushAttestationManifest, pushIndex } from '../../test/helpers/images.ts';
+import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
+import { evaluatePolicy } from '../policy/policy.ts';
+import { resolveImage, trustedRepositoryFor } from './resolve.ts';
+
+/** resolve against a real registry: what it reads is what the policy gate checks. */
+let registry: Registry;
+let counter = 0;
+const forge = fileURLToPath(new URL('../../bin/forge.mjs', import.meta.url));
+const policy = { maxCompressedBytes: 10 * 1024 * 1024 };
+const repo = () => `${registry.host}/team/app-${++counter}`;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+}, 60_000);
+afterAll(async () => registry?.stop());
+
+const failed = (checks: { passed: boolean; check: string; actual: string; platform?: string }[]) =>
+  checks.filter((c) => !c.passed).map((c) => `${c.check}${c.platform ? ` (${c.platform})` : ''}: ${c.actual}`);
+
+describe('the incoming boundary is checked before any registry is contacted', () => {
+  let trap: Server;
+  let connections = 0;
+  let trapHost = '';
+
+  beforeAll(async () => {
+    trap = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    trapHost = `127.0.0.1:${(trap.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => trap.close(() => r())));
+
+  it.each([
+    [(h: string) => `${h}/other/app:1`, /is not in the incoming registry .*\/team: only images pushed there are promoted/],
+    [(h: string) => `${h}/team-evil/app:1`, /is not in the incoming registry/],
+    [(h: string) => `${h}/team/../other/app:1`, /path component 2 "\.\." is a relative path segment/],
+    [(h: string) => `${h}/team//app:1`, /path component 2 "" is empty/],
+  ])('forge resolve refuses %s without a connection', async (make, message) => {
+    // The incoming registry is the trap itself, so any registry call would show as a connection.
+    const r = await execa(forge, ['resolve', '--image', make(trapHost), '--incoming', `${trapHost}/team`, '--trusted', `${registry.host}/forge`], { reject: false });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    expect(connections).toBe(0);
+  });
+
+  it('maps the path below incoming to the same path below trusted', () => {
+    expect(trustedRepositoryFor('127.0.0.1:5000/team/a/b:1', { incoming: '127.0.0.1:5000/team', trusted: 'trusted.example.com/forge/' })).toBe('trusted.example.com/forge/a/b');
+    expect(trustedRepositoryFor('127.0.0.1:5000/a:1', { incoming: '127.0.0.1:5000', trusted: 't.example.com' })).toBe('t.example.com/a');
+  });
+});
+
+describe('non-root is read as the runtime reads it', () => {
+  it.each(['+0', '0:1000', '00', ' 0'])('USER %j is refused', async (user) => {
+    const r = repo();
+    await buildImage(`${r}:1`, { user });
+    const resolved = await resolveImage(`${r}:1`);
+    expect(failed(evaluatePolicy(resolved, policy).checks)).toEqual([expect.stringMatching(/^non-root: USER/)]);
+  });
+
+  it("a named USER is looked up in the image's own /etc/passwd", async () => {
+    const passwd = (uid: string) => `root:x:0:0:root:/root:/bin/sh\napp:x:${uid}:${uid}::/home/app:/bin/sh\n`;
+    const cases: [string, Record<string, string | null>[], string, boolean][] = [
+      ['maps to 1000', [{ 'etc/passwd': passwd('1000') }], 'app', true],
+      ['maps to 0', [{ 'etc/passwd': passwd('0') }], 'app', false],
+      ['maps to +0', [{ 'etc/passwd': passwd('+0') }], 'app', false],
+      ['root by name', [{ 'etc/passwd': passwd('1000') }], 'root', false],
+      ['absent from passwd', [{ 'etc/passwd': passwd('1000') }], 'svc', false],
+      ['no passwd', [{ 'etc/hostname': 'x\n' }], 'app', false],
+      // A lower layer maps app to 1000; the top layer deletes the file: the container has none.
+      ['passwd deleted by a whiteout', [{ 'etc/passwd': passwd('1000') }, { 'etc/passwd': null }], 'app', false],
+      // A lower layer says 1000, the upper layer's file (the one the container sees) says 0.
+      ['passwd replaced by an upper layer', [{ 'etc/passwd': passwd('1000') }, { 'etc/passwd': passwd('0') }], 'app', false],
+    ];
+    for (const [what, layers, user, passes] of cases) {
+      const r = repo();
+      await buildImageWithFiles(`${r}:1`, layers, { user });
+      const checks = evaluatePolicy(await resolveImage(`${r}:1`), policy).checks;
+      expect(failed(checks).length === 0, `${what}: ${failed(checks).join('; ')}`).toBe(passes);
+    }
+  });
+});
+
+describe('every manifest of an index is checked, except genuine attestation manifests', () => {
+  it('checks a child labelled unknown/unknown without the attestation annotation', async () => {
+    const r = repo();
+    const good = await describeManifest(`${r}@${await buildImage(`${r}:amd64`, { user: '1000', platform: 'linux/amd64' })}`, { platform: { os: 'linux', architecture: 'amd64' } });
+    const rootImage = await describeManifest(`${r}@${await buildImage(`${r}:hidden`, { user: '0' })}`, { platform: { os: 'unknown', architecture: 'unknown' } });
+    await pushIndex(`${r}:1`, [good, rootImage]);
+    const resolved = await resolveImage(`${r}:1`);
+    expect(resolved.platforms.map((p) => p.platform)).toEqual(['linux/amd64', 'unknown/unknown']);
+    expect(failed(evaluatePolicy(resolved, policy).checks)).toEqual(['non-root (unknown/unknown): USER 0 (UID 0 is root)']);
+  });
+
+  it('refuses a runnable child that claims to be an attestation manifest', async () => {
+    const r = repo();
+    const good = await describeManifest(`${r}@${await buildImage(`${r}:amd64`, { user: '1000', platform: 'linux/amd64' })}`, { platform: { os: 'linux', architecture: 'amd64' } });
+    const disguised = await describeManifest(`${r}@${await buildImage(`${r}:hidden`, { user: '0' })}`, {
+      platform: { os: 'unknown', architecture: 'unknown' },
+      annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': good.digest },
+    });
+    await pushIndex(`${r}:1`, [good, disguised]);
+    await expect(resolveImage(`${r}:1`)).rejects.toThrow(/annotated as an attestation manifest, but it has layers that are not application\/vnd.in-toto\+json/);
+  });
+
+  it('refuses an attestation manifest that describes no sibling', async () => {
+    const r = repo();
+    const good = await describeManifest(`${r}@${await buildImage(`${r}:amd64`, { user: '1000', platform: 'linux/amd64' })}`, { platform: { os: 'linux', architecture: 'amd64' } });
+    const orphan = await pushAttestationManifest(r, `sha256:${'b'.repeat(64)}`);
+    await pushIndex(`${r}:1`, [good, orphan]);
+    await expect(resolveImage(`${r}:1`)).rejects.toThrow(/vnd.docker.reference.digest does not name another manifest of the index/);
+  });
+
+  it('skips a genuine attestation manifest (in-toto layers, describing a sibling)', async () => {
+    const r = repo();
+    const good = await describeManifest(`${r}@${await buildImage(`${r}:amd64`, { user: '1000', platform: 'linux/amd64' })}`, { platform: { os: 'linux', architecture: 'amd64' } });
+    await pushIndex(`${r}:1`, [good, await pushAttestationManifest(r, good.digest)]);
+    const resolved = await resolveImage(`${r}:1`);
+    expect(resolved.platforms.map((p) => p.platform)).toEqual(['linux/amd64']);
+    expect(evaluatePolicy(resolved, policy).passed).toBe(true);
+  });
+
+  it('refuses a nested index and a child that is not an image', async () => {
+    const r = repo();
+    const inner = await describeManifest(`${r}@${await pushIndex(`${r}:inner`, [await describeManifest(`${r}@${await buildImage(`${r}:a`, { user: '1000' })}`)])}`, { platform: { os: 'linux', architecture: 'arm64' } });
+    await pushIndex(`${r}:1`, [inner]);
+    await expect(resolveImage(`${r}:1`)).rejects.toThrow(/is a nested index: only one level of platform images is checked, so it is not promoted/);
+    const r2 = repo();
+    const artifact = await pushAttestationManifest(r2, `sha256:${'c'.repeat(64)}`);
+    await pushIndex(`${r2}:1`, [{ ...artifact, annotations: {} }]);
+    await expect(resolveImage(`${r2}:1`)).rejects.toThrow(/\(unknown\/unknown\) is not a container image \(config application\/vnd.oci.empty.v1\+json\): it cannot be checked/);
+  });
+});
