@@ -162,19 +162,29 @@ export const platformConfigSchema = z.strictObject({
       /** Runs only the `attest` pod of verify-and-promote: the one identity that may use the promotion key. */
       promotionSigner: dnsLabel.default('forge-promotion-signer'),
       /**
+       * Runs only the `verify` pod: the one identity that may read verification keys kept in the
+       * cluster (`secret`/`configMap` keys, public only) or reach KMS public keys.
+       */
+      signatureVerifier: dnsLabel.default('forge-signature-verifier'),
+      /**
        * Annotations of the accounts, for a cloud identity that reaches KMS keys: GKE Workload
        * Identity (`iam.gke.io/gcp-service-account`), EKS IRSA (`eks.amazonaws.com/role-arn`), …
        */
       annotations: z
         .strictObject({
-          /** Needs to read KMS public keys (`verificationKeys` with `kms`) for `verify`. */
+          /** The workflow pods' account (resolve, scan, policy, copy, record). */
           workflow: annotations,
+          /** Needs to read KMS public keys (`verificationKeys` with `kms`) for `verify`. */
+          signatureVerifier: annotations,
           /** Needs to sign with the KMS promotion key (`attestationSigningKey.kms`) and read its public key. */
           promotionSigner: annotations,
         })
         .prefault({}),
     })
-    .refine((a) => new Set([a.workflow, a.submitter, a.promotionSigner]).size === 3, 'workflow, submitter and promotionSigner must be different accounts')
+    .refine(
+      (a) => new Set([a.workflow, a.submitter, a.promotionSigner, a.signatureVerifier]).size === 4,
+      'workflow, submitter, promotionSigner and signatureVerifier must be different accounts',
+    )
     .prefault({}),
   /**
    * The Kyverno admission policy (cdk8s/charts/admission.ts, docs/admission.md): in the listed

@@ -57,13 +57,16 @@ describe('forge-verify-and-promote template', () => {
     const copy = templates.find((t) => t.name === 'copy')!;
     expect(attest.synchronization).toEqual({ mutexes: [{ name: 'forge-promote-{{inputs.parameters.source}}' }] });
     expect(copy.synchronization).toEqual({ mutexes: [{ name: 'forge-promote-{{inputs.parameters.image}}' }] });
-    const dag = verifyAndPromoteTemplate(config)!.spec.templates!.find((t) => t.dag)!.dag!.tasks!;
+    const dag = templates.flatMap((t) => t.dag?.tasks ?? []);
     // Both names expand to the same string: copy's image and attest's source are resolve's reference.
     expect(dag.find((t) => t.name === 'copy')!.arguments!.parameters!.find((p) => p.name === 'image')!.value).toBe(
       dag.find((t) => t.name === 'attest')!.arguments!.parameters!.find((p) => p.name === 'source')!.value,
     );
     expect(attest.inputs!.parameters!.find((p) => p.name === 'image')!.description).toMatch(/by digest/);
     expect(attest.serviceAccountName).toBe('forge-promotion-signer');
+    // verify alone reads verification keys; every other step runs as the workflow account.
+    expect(templates.find((t) => t.name === 'verify')!.serviceAccountName).toBe('forge-signature-verifier');
+    expect(templates.filter((t) => t.serviceAccountName).map((t) => t.name).sort()).toEqual(['attest', 'verify']);
   });
 
   it('is not generated without a promotion section', () => {
@@ -168,7 +171,7 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
     const c = await candidate('rooted', '0');
     const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image, 'scan-report-url': c.report }, { mounts, secrets });
     expect(nodes.policy!.phase).toBe('Failed');
-    expect(nodes.policy!.message).toMatch(/POLICY_VIOLATION: .* non-root\n.*required a non-root user .*; actual USER 0/);
+    expect(nodes.policy!.message).toMatch(/POLICY_VIOLATION: .* non-root\n.*required a non-root user.*; actual USER 0 \(UID 0 is root\)/);
     expect(nodes.verify!.phase).toBe('Succeeded');
     expect([nodes.copy!.phase, nodes.attest!.phase, nodes.record!.phase]).toEqual(['Omitted', 'Omitted', 'Omitted']);
     expect(await exists(`${trusted.host}/forge/team/rooted@${c.digest}`)).toBe(false);

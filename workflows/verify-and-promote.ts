@@ -65,6 +65,9 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       outputs: [out('signer', 'signer', 'Who signed the image (key name and fingerprint, or certificate identity).')],
       mounts: [...settings, ...authMounts],
       env: authEnv,
+      // The only pod that may read verification keys kept in the cluster (public-only Secrets or
+      // ConfigMaps) or reach KMS public keys.
+      serviceAccountName: config.serviceAccounts.signatureVerifier,
       timeoutSeconds: 300,
       retries: 2,
     },

@@ -17,16 +17,37 @@ describe('RBAC chart', () => {
     expect(executor.rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }]);
   });
 
-  it('lets cosign read exactly the verification-key secrets named as k8s://', () => {
+  it('lets the signature verifier alone read exactly the verification-key Secrets and ConfigMaps named as k8s://', () => {
     const config = parsePlatformConfig({
       ...example,
-      promotion: { ...example.promotion, verificationKeys: { developers: { secret: 'k8s://keys/cosign-developers' }, release: { secret: 'k8s://keys/cosign-release' } } },
+      promotion: {
+        ...example.promotion,
+        verificationKeys: {
+          developers: { secret: 'k8s://keys/cosign-developers' },
+          release: { secret: 'k8s://keys/cosign-release' },
+          contractors: { configMap: 'k8s://keys/cosign-contractors' },
+          other: { configMap: 'k8s://other-keys/cosign-other' },
+        },
+      },
     });
-    const objects = new RbacChart(Testing.app(), 'rbac', config).toJson() as { kind: string; metadata: { name: string; namespace: string }; rules?: unknown[]; subjects?: unknown[] }[];
-    const role = objects.find((o) => o.kind === 'Role' && o.metadata.namespace === 'keys')!;
-    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: ['cosign-developers', 'cosign-release'], verbs: ['get'] }]);
-    const binding = objects.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === 'keys')!;
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'forge-workflow', namespace: 'forge' }]);
+    type Obj = { kind: string; metadata: { name: string; namespace: string }; rules?: { resources: string[] }[]; subjects?: { name: string }[] };
+    const objects = new RbacChart(Testing.app(), 'rbac', config).toJson() as Obj[];
+    const roles = objects.filter((o) => o.kind === 'Role' && o.rules!.some((r) => r.resources.includes('secrets') || r.resources.includes('configmaps')));
+    expect(roles.map((r) => [r.metadata.namespace, r.metadata.name, r.rules])).toEqual([
+      ['keys', 'forge-signature-verifier-keys', [
+        { apiGroups: [''], resources: ['secrets'], resourceNames: ['cosign-developers', 'cosign-release'], verbs: ['get'] },
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: ['cosign-contractors'], verbs: ['get'] },
+      ]],
+      ['other-keys', 'forge-signature-verifier-keys', [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['cosign-other'], verbs: ['get'] }]],
+    ]);
+    // Only the verifier is bound to them: the workflow and signer accounts cannot read a key.
+    const keyBindings = objects.filter((o) => o.kind === 'RoleBinding' && o.metadata.name === 'forge-signature-verifier-keys');
+    expect(keyBindings.map((b) => b.subjects)).toEqual([
+      [{ kind: 'ServiceAccount', name: 'forge-signature-verifier', namespace: 'forge' }],
+      [{ kind: 'ServiceAccount', name: 'forge-signature-verifier', namespace: 'forge' }],
+    ]);
+    const readers = objects.filter((o) => o.kind === 'RoleBinding').filter((b) => roles.some((r) => r.metadata.name === b.metadata.name));
+    expect(new Set(readers.flatMap((b) => b.subjects!.map((s) => s.name)))).toEqual(new Set(['forge-signature-verifier']));
   });
 
   it('runs the attest pod as its own account, with the cloud identity annotations given for each', () => {

@@ -8,13 +8,6 @@ import type { PlatformConfig } from '../platform-config.ts';
 
 type Model = { toJSON(): unknown; validate(): void; metadata?: { name?: string } };
 
-/** [namespace, name] pairs → namespace → sorted unique names. */
-function groupBy(pairs: [string, string][]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const [namespace, name] of pairs) out.set(namespace, [...new Set([...(out.get(namespace) ?? []), name])].sort());
-  return out;
-}
-
 function add(scope: Construct, model: Model): ApiObject {
   model.validate();
   const json = model.toJSON() as ConstructorParameters<typeof ApiObject>[2];
@@ -31,15 +24,20 @@ export class RbacChart extends Chart {
   constructor(scope: Construct, id: string, config: PlatformConfig) {
     super(scope, id, { namespace: config.namespace, disableResourceNameHashes: true });
     const ns = config.namespace;
-    const { workflow, submitter, promotionSigner, annotations } = config.serviceAccounts;
+    const { workflow, submitter, promotionSigner, signatureVerifier, annotations } = config.serviceAccounts;
     const withAnnotations = (a: Record<string, string>) => (Object.keys(a).length > 0 ? { annotations: a } : {});
     // The attest pod of verify-and-promote runs as its own account: the one a KMS signing
     // permission is granted to. Its executor reports task results like every workflow pod.
+    // The verify pod runs as its own account too: the only one that may read verification keys.
     const signer = config.promotion ? [promotionSigner] : [];
+    const verifier = config.promotion ? [signatureVerifier] : [];
 
     add(this, new ServiceAccount({ metadata: { name: workflow, namespace: ns, labels: standardLabels('rbac'), ...withAnnotations(annotations.workflow) } }));
     for (const name of signer) {
       add(this, new ServiceAccount({ metadata: { name, namespace: ns, labels: standardLabels('rbac'), ...withAnnotations(annotations.promotionSigner) } }));
+    }
+    for (const name of verifier) {
+      add(this, new ServiceAccount({ metadata: { name, namespace: ns, labels: standardLabels('rbac'), ...withAnnotations(annotations.signatureVerifier) } }));
     }
     add(
       this,
@@ -53,29 +51,35 @@ export class RbacChart extends Chart {
       new RoleBinding({
         metadata: { name: `${workflow}-executor`, namespace: ns, labels: standardLabels('rbac') },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${workflow}-executor` },
-        subjects: [workflow, ...signer].map((name) => ({ kind: 'ServiceAccount', name, namespace: ns })),
+        subjects: [workflow, ...signer, ...verifier].map((name) => ({ kind: 'ServiceAccount', name, namespace: ns })),
       }),
     );
 
-    // Verification keys kept in Kubernetes Secrets (`k8s://<namespace>/<name>`) are read by cosign
-    // itself: the workflow account may get exactly those secrets, nothing else.
-    const keySecrets = Object.values(config.promotion?.verificationKeys ?? {})
-      .flatMap((k) => ('secret' in k ? [k.secret.slice('k8s://'.length).split('/') as [string, string]] : []));
-    for (const [secretNamespace, names] of groupBy(keySecrets)) {
-      const name = `${workflow}-verification-keys`;
-      add(
-        this,
-        new Role({
-          metadata: { name, namespace: secretNamespace, labels: standardLabels('rbac') },
-          rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get'] }],
-        }),
-      );
+    // Verification keys kept in the cluster (`k8s://<namespace>/<name>`, public only) are read by
+    // the verify step as the signature verifier: it may get exactly those objects, and no other
+    // account may read them.
+    const keyObjects = Object.values(config.promotion?.verificationKeys ?? {}).flatMap((k): ['secrets' | 'configmaps', string][] =>
+      'secret' in k ? [['secrets', k.secret]] : 'configMap' in k ? [['configmaps', k.configMap]] : [],
+    );
+    const byNamespace = new Map<string, { secrets: string[]; configmaps: string[] }>();
+    for (const [resource, uri] of keyObjects) {
+      const [namespace, name] = uri.slice('k8s://'.length).split('/') as [string, string];
+      const entry = byNamespace.get(namespace) ?? { secrets: [], configmaps: [] };
+      entry[resource] = [...new Set([...entry[resource], name])].sort();
+      byNamespace.set(namespace, entry);
+    }
+    for (const [keyNamespace, objects] of [...byNamespace].sort(([a], [b]) => a.localeCompare(b))) {
+      const name = `${signatureVerifier}-keys`;
+      const rules = (['secrets', 'configmaps'] as const)
+        .filter((resource) => objects[resource].length > 0)
+        .map((resource) => ({ apiGroups: [''], resources: [resource], resourceNames: objects[resource], verbs: ['get'] }));
+      add(this, new Role({ metadata: { name, namespace: keyNamespace, labels: standardLabels('rbac') }, rules }));
       add(
         this,
         new RoleBinding({
-          metadata: { name, namespace: secretNamespace, labels: standardLabels('rbac') },
+          metadata: { name, namespace: keyNamespace, labels: standardLabels('rbac') },
           roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-          subjects: [{ kind: 'ServiceAccount', name: workflow, namespace: ns }],
+          subjects: [{ kind: 'ServiceAccount', name: signatureVerifier, namespace: ns }],
         }),
       );
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { exceptionSchema } from '../scan/exceptions.ts';
 import { ForgeError } from './errors.ts';
+import { K8S_OBJECT_URI, parseK8sRef, readKubernetesPublicKey } from './k8s-public-key.ts';
 
 /**
  * The named promotion settings a platform team configures (platform config `promotion`), shipped
@@ -15,13 +16,17 @@ const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowe
 const pem = z.string().regex(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n?$/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
 const kms = z.string().regex(/^(gcpkms|awskms|azurekms|hashivault):\/\//, 'must be a KMS URI (gcpkms://, awskms://, azurekms://, hashivault://)');
 
-/** A Kubernetes Secret cosign reads itself (`k8s://<namespace>/<name>`, key `cosign.pub`). */
-const k8sSecret = z.string().regex(/^k8s:\/\/[a-z0-9-]+\/[a-z0-9.-]+$/, 'must be k8s://<namespace>/<secret name>');
+/**
+ * A Secret or ConfigMap holding only `cosign.pub` (`k8s://<namespace>/<name>`), read by the verify
+ * step's own account; one that also holds the private key is refused (steps/lib/k8s-public-key.ts).
+ */
+const k8sObject = z.string().max(512).regex(K8S_OBJECT_URI, 'must be k8s://<namespace>/<name>');
 
 export const verificationKeySchema = z.union([
   z.strictObject({ publicKey: pem }),
   z.strictObject({ kms }),
-  z.strictObject({ secret: k8sSecret }),
+  z.strictObject({ secret: k8sObject }),
+  z.strictObject({ configMap: k8sObject }),
   z.strictObject({ keyless: z.strictObject({ identity: z.string().min(1), issuer: z.url() }) }),
 ]);
 
@@ -78,16 +83,20 @@ export function pick<T>(map: Record<string, T>, key: string, what: string): T {
 }
 
 /**
- * A key as cosign takes it: a KMS URI or k8s:// reference passes through; a PEM is written once
- * to a file named by its fingerprint (so repeated calls reuse it instead of littering /tmp).
+ * A key as cosign takes it: a KMS URI passes through; a PEM — configured, or read from a
+ * public-key-only Secret/ConfigMap — is written once to a file named by its fingerprint (so
+ * repeated calls reuse it instead of littering /tmp).
  */
-export async function cosignKeyRef(key: { publicKey: string } | { kms: string } | { secret: string }): Promise<string> {
+export async function cosignKeyRef(key: { publicKey: string } | { kms: string } | { secret: string } | { configMap: string }): Promise<string> {
   if ('kms' in key) return key.kms;
-  if ('secret' in key) return key.secret;
+  const publicKey =
+    'secret' in key ? await readKubernetesPublicKey(parseK8sRef('Secret', key.secret))
+    : 'configMap' in key ? await readKubernetesPublicKey(parseK8sRef('ConfigMap', key.configMap))
+    : key.publicKey;
   const dir = join(tmpdir(), 'forge-keys');
   await mkdir(dir, { recursive: true });
-  const file = join(dir, `${keyFingerprint(key.publicKey).slice('sha256:'.length, 'sha256:'.length + 16)}.pub`);
-  await writeFile(file, key.publicKey.endsWith('\n') ? key.publicKey : `${key.publicKey}\n`);
+  const file = join(dir, `${keyFingerprint(publicKey).slice('sha256:'.length, 'sha256:'.length + 16)}.pub`);
+  await writeFile(file, publicKey.endsWith('\n') ? publicKey : `${publicKey}\n`);
   return file;
 }
 
@@ -101,6 +110,7 @@ export function keyFingerprint(pem: string): string {
 export function keyLabel(name: string, key: VerificationKey): string {
   if ('publicKey' in key) return `${name} (${keyFingerprint(key.publicKey)})`;
   if ('kms' in key) return `${name} (${key.kms})`;
-  if ('secret' in key) return `${name} (${key.secret})`;
+  if ('secret' in key) return `${name} (Secret ${key.secret})`;
+  if ('configMap' in key) return `${name} (ConfigMap ${key.configMap})`;
   return `${name} (${key.keyless.identity}, ${key.keyless.issuer})`;
 }

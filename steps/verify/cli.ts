@@ -7,7 +7,7 @@ import { verifySignature, type VerifyPolicy } from './verify.ts';
 export const usage = `Usage: forge verify --image REPO@sha256:… (--key REF | --identity ID --issuer URL) --transparency-log true|false
 
 Verifies the image's cosign signature (legacy .sig layout) with the real cosign.
-  --key REF               public key file, k8s://<namespace>/<secret>, or a KMS URI (gcpkms://…)
+  --key REF               public key file, k8s://<namespace>/<secret> (holding only cosign.pub), or a KMS URI
   --identity, --issuer    keyless: certificate identity and OIDC issuer
   --transparency-log      required: false when there is no Rekor (verification then says so)
   --verification-key NAME instead of the above: a key of the promotion settings (--settings FILE,
@@ -48,7 +48,8 @@ async function verifyPolicy(v: z.infer<typeof schema>): Promise<VerifyPolicy> {
   if (!v['transparency-log']) throw new ForgeError('INVALID_ARGS', '--transparency-log must be set explicitly to true or false');
   if (!v.key && !(v.identity && v.issuer)) throw new ForgeError('INVALID_ARGS', 'give --key, or --identity with --issuer, or --verification-key');
   return {
-    key: v.key,
+    // A k8s:// key goes through the same public-only reader as a configured one (never cosign's own).
+    key: v.key?.startsWith('k8s://') ? await cosignKeyRef({ secret: v.key }) : v.key,
     keyless: v.identity && v.issuer ? { identity: v.identity, issuer: v.issuer } : undefined,
     transparencyLog: v['transparency-log'] === 'true',
   };
