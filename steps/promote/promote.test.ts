@@ -207,7 +207,7 @@ describe('verify-and-promote: refusals leave the trusted registry and the record
 
   it('refuses an image that runs as root', async () => {
     const c = await candidate({ user: '0' });
-    await refused(c.reference, config(c.report), 'POLICY_VIOLATION', /non-root: required a non-root user .*; actual USER 0/);
+    await refused(c.reference, config(c.report), 'POLICY_VIOLATION', /non-root: required a non-root user.*; actual USER 0 \(UID 0 is root\)/);
     const d = await candidate({ user: '' });
     await refused(d.reference, config(d.report), 'POLICY_VIOLATION', /actual no USER set \(runs as root\)/);
   });
@@ -284,7 +284,7 @@ describe('forge promote (the CLI)', () => {
     const refusedRun = await cli([root.reference, ...flags(root)]);
     expect(refusedRun.exitCode).toBe(1);
     expect(refusedRun.stdout).toMatch(/✗ policy/);
-    expect(refusedRun.stderr).toMatch(/POLICY_VIOLATION: .*\n\s+non-root: required a non-root user .*; actual USER root/);
+    expect(refusedRun.stderr).toMatch(/POLICY_VIOLATION: .*\n\s+non-root: required a non-root user.*; actual USER root \(no \/etc\/passwd in the image\)/);
   });
 });
 
