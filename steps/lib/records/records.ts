@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ForgeError } from '../errors.ts';
 import { DIGEST_PATTERN, parsePinnedReference, parseReference } from '../reference.ts';
-import { RECORDS_FAILED, type Database, type Queryable } from './db.ts';
+import type { Database, Queryable } from './db.ts';
+import { RECORDS_FAILED } from './driver-error.ts';
 
 /**
  * The promotion allowlist and its audit trail (verify-and-promote, step "record").
