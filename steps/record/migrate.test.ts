@@ -47,7 +47,7 @@ describe('forge records migrate: owner and runtime roles on a PostgreSQL server'
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.stdout).toBe(
       `postgresql://127.0.0.1:${server!.port}/records: schema version 2 (applied 001_promotions, 002_append_only_events)\n` +
-        'runtime role forge_step: SELECT and INSERT (step columns) on the records, nothing else\n',
+        'runtime role forge_step: SELECT and INSERT (step columns) on the records, nothing else',
     );
     const again = await forge(['records', 'migrate', '--runtime-role', 'forge_step', '--output', 'json'], { FORGE_DATABASE_URL: ownerUrl });
     expect(again.exitCode, again.stderr).toBe(0);
@@ -115,6 +115,7 @@ describe('forge records migrate: owner and runtime roles on a PostgreSQL server'
       newTable: await attempt('CREATE TABLE public.shadow (x int)'),
       replaceFunction: await attempt("CREATE OR REPLACE FUNCTION promotion_events_append_only() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'"),
     };
+    console.info(Object.entries(attacks).map(([name, outcome]) => `${name.padEnd(18)} ${outcome}`).join('\n'));
     for (const [name, outcome] of Object.entries(attacks)) expect(outcome, name).toMatch(/^42501: (permission denied|must be owner)/);
     expect(attacks.truncate).toBe('42501: permission denied for table promotion_events');
     expect(attacks.disableTrigger).toBe('42501: must be owner of table promotion_events');

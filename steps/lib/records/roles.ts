@@ -72,7 +72,8 @@ async function refuseUnsafeRole(tx: Queryable, location: string, role: string): 
   const r = rows[0];
   const refuse = (why: string) => new ForgeError('INVALID_ARGS', `--runtime-role ${role} on ${location}: ${why}`);
   if (!r) throw refuse(`no such role: create it first (CREATE ROLE ${role} LOGIN PASSWORD '…'), then run this again`);
-  if (r.owner || r.member) throw refuse('it is (or is a member of) the role running the migration, which owns the tables: the steps need a role of their own');
+  // Superuser first: a superuser is a member of every role.
   if (r.super || r.bypassrls) throw refuse('it is a superuser or bypasses row security, so no grant can hold it: use a plain LOGIN role');
+  if (r.owner || r.member) throw refuse('it is (or is a member of) the role running the migration, which owns the tables: the steps need a role of their own');
   if (r.owns) throw refuse(`it owns ${r.owns}: give the tables to the owner first (ALTER TABLE … OWNER TO the owner role), then run this again`);
 }
