@@ -39,6 +39,14 @@ describe('forge records migrate: owner and runtime roles on a PostgreSQL server'
     const r = await forge(['record', '--trusted-reference', `${TRUSTED}@${digest('a')}`, '--source-reference', 'in.example.test/app:1'], { FORGE_DATABASE_URL: stepUrl });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(`error: RECORD_FAILED: the records database postgresql://127.0.0.1:${server!.port}/records has no forge schema (it was never migrated): run \`forge records migrate --database-url <owner URL> --runtime-role <step role>\` once, as the database's owner`);
+    // forge promote opens the records before any registry call, and refuses the same way.
+    const promote = await forge([
+      'promote', 'incoming.example.test/team/app:1', '--incoming', 'incoming.example.test/team', '--trusted', 'trusted.example.test/team',
+      '--key', 'cosign.pub', '--transparency-log', 'false', '--scan-report', 'report.json', '--promotion-key', 'k.key', '--promotion-pub', 'k.pub',
+      '--database-url', stepUrl,
+    ]);
+    expect(promote.exitCode).toBe(1);
+    expect(promote.stderr).toContain(`error: RECORD_FAILED: the records database postgresql://127.0.0.1:${server!.port}/records has no forge schema (it was never migrated)`);
     expect(await server!.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", [], 'records')).toEqual([]);
   });
 

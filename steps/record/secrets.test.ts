@@ -93,11 +93,15 @@ describe('database URLs with passwords: never in logs, errors, outputs or the te
     }
   });
 
-  it('forge records migrate refuses the same way', async () => {
-    const { r, all } = await everything(['records', 'migrate'], `postgresql://forge_owner:ab/cdS3cretTail@${host}/records`);
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('error: INVALID_ARGS: the database URL (--database-url, FORGE_DATABASE_URL) is not a postgresql://USER:PASSWORD@HOST:PORT/DATABASE URL');
-    expectNone(all, 'ab/cdS3cretTail');
+  it('forge records migrate and forge promote refuse the same way', async () => {
+    const promote = ['promote', 'incoming.example.test/team/app:1', '--incoming', 'incoming.example.test/team', '--trusted', 'trusted.example.test/team', '--key', 'cosign.pub'];
+    const promoteArgs = [...promote, '--transparency-log', 'false', '--scan-report', 'r.json', '--promotion-key', 'k.key', '--promotion-pub', 'k.pub'];
+    for (const args of [['records', 'migrate'], promoteArgs]) {
+      const { r, all } = await everything(args, `postgresql://forge_owner:ab/cdS3cretTail@${host}/records`);
+      expect(r.exitCode, args[0]).toBe(2);
+      expect(r.stderr).toContain('error: INVALID_ARGS: the database URL (--database-url, FORGE_DATABASE_URL) is not a postgresql://USER:PASSWORD@HOST:PORT/DATABASE URL');
+      expectNone(all, 'ab/cdS3cretTail');
+    }
   });
 
   it('a working URL with the password in the query string: recorded, location printed without it', async () => {
