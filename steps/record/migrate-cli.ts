@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { defaultDataDir, migrate, openDatabase } from '../lib/records/db.ts';
-import { grantRuntimeRole } from '../lib/records/roles.ts';
+import { checkRuntimeRole, grantRuntimeRole } from '../lib/records/roles.ts';
 
 export const usage = `Usage: forge records migrate --database-url OWNER_URL [--runtime-role ROLE]
 
@@ -71,6 +71,7 @@ export function main(argv: string[]): Promise<void> {
       if (role && !url) throw new ForgeError('INVALID_ARGS', '--runtime-role needs --database-url: PGlite has a single user');
       const db = await openDatabase(url ? { url, schema: 'none' } : { dataDir: defaultDataDir(v['state-dir']), schema: 'none' });
       try {
+        if (role) await checkRuntimeRole(db, role); // refuse an unsafe role before changing anything
         const migrated = await migrate(db);
         const grants = role ? await grantRuntimeRole(db, role) : undefined;
         const result: MigrateOutput = {

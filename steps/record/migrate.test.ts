@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.ts';
+import { openDatabase } from '../lib/records/db.ts';
 import { forge } from './forge-process.ts';
 
 /**
@@ -132,6 +133,30 @@ describe('forge records migrate: owner and runtime roles on a PostgreSQL server'
     const rows = await server!.query<{ outcome: string; message: string }>('SELECT outcome, message FROM promotion_events ORDER BY id', [], 'records');
     expect(rows.map((r) => r.outcome)).toEqual(['promoted', 'already-promoted', 'refused']);
     expect(rows.some((r) => r.message === 'rewritten')).toBe(false);
+  });
+
+  it('upgrades a database the step role migrated itself: refused until its tables are given to the owner', async () => {
+    await server!.query('CREATE DATABASE legacy OWNER forge_step');
+    const legacyStep = stepUrl.replace(/\/records$/, '/legacy');
+    const legacyOwner = ownerUrl.replace(/\/records$/, '/legacy');
+    // How it was: the step's own role migrates on open and owns everything.
+    await (await openDatabase({ url: legacyStep, schema: 'migrate' })).close();
+    const refused = await forge(['records', 'migrate', '--database-url', legacyOwner, '--runtime-role', 'forge_step']);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(
+      `error: INVALID_ARGS: --runtime-role forge_step on postgresql://127.0.0.1:${server!.port}/legacy: it owns promotion_events, promotion_events_id_seq, promotions, schema_migrations: give the tables to the owner first`,
+    );
+    await server!.query('REASSIGN OWNED BY forge_step TO forge_owner', [], 'legacy');
+    const migrated = await forge(['records', 'migrate', '--database-url', legacyOwner, '--runtime-role', 'forge_step']);
+    expect(migrated.exitCode, migrated.stderr).toBe(0);
+    expect(migrated.stdout).toContain('/legacy: schema version 2 (already current)');
+    const client = new pg.Client({ connectionString: legacyStep });
+    await client.connect();
+    try {
+      await expect(client.query('ALTER TABLE promotion_events DISABLE TRIGGER ALL')).rejects.toThrow('must be owner of table promotion_events');
+    } finally {
+      await client.end();
+    }
   });
 
   it('a step refuses a schema older than its migrations, naming the pending ones', async () => {

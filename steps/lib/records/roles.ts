@@ -40,10 +40,7 @@ export interface RuntimeGrants {
  * records table. Runs in one transaction, as the owner.
  */
 export async function grantRuntimeRole(db: Database, role: string): Promise<RuntimeGrants> {
-  if (!ROLE_NAME.test(role)) {
-    throw new ForgeError('INVALID_ARGS', `--runtime-role ${JSON.stringify(role)} is not a plain role name: lowercase letters, digits and _, starting with a letter or _`);
-  }
-  if (db.kind !== 'postgres') throw new ForgeError('INVALID_ARGS', '--runtime-role needs a PostgreSQL server (--database-url): PGlite has a single user');
+  checkRoleName(db, role);
   return db.transaction(async (tx) => {
     await refuseUnsafeRole(tx, db.location, role);
     const statements = [
@@ -58,6 +55,22 @@ export async function grantRuntimeRole(db: Database, role: string): Promise<Runt
     for (const sql of statements) await tx.exec(sql);
     return { role, statements };
   });
+}
+
+/**
+ * The same refusals as {@link grantRuntimeRole}, without changing anything: `forge records
+ * migrate` runs it before migrating, so a role that cannot be made safe stops it first.
+ */
+export async function checkRuntimeRole(db: Database, role: string): Promise<void> {
+  checkRoleName(db, role);
+  await refuseUnsafeRole(db, db.location, role);
+}
+
+function checkRoleName(db: Database, role: string): void {
+  if (!ROLE_NAME.test(role)) {
+    throw new ForgeError('INVALID_ARGS', `--runtime-role ${JSON.stringify(role)} is not a plain role name: lowercase letters, digits and _, starting with a letter or _`);
+  }
+  if (db.kind !== 'postgres') throw new ForgeError('INVALID_ARGS', '--runtime-role needs a PostgreSQL server (--database-url): PGlite has a single user');
 }
 
 async function refuseUnsafeRole(tx: Queryable, location: string, role: string): Promise<void> {
