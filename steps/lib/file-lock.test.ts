@@ -9,12 +9,15 @@ import { acquireFileLock } from './file-lock.ts';
 const module = fileURLToPath(new URL('./file-lock.ts', import.meta.url));
 const opts = { what: 'the test database', code: 'RECORD_FAILED' as const };
 
-/** Another process that takes the lock and holds it until killed. */
+const children: { kill(signal: NodeJS.Signals): boolean }[] = [];
+
+/** Another process that takes the lock and holds it until killed (afterAll kills it at the latest). */
 async function holder(path: string) {
   const script = `const { acquireFileLock } = await import(${JSON.stringify(module)});
     await acquireFileLock(${JSON.stringify(path)}, { timeoutMs: 10000, what: 'x', code: 'RECORD_FAILED' });
     process.stdout.write('locked\\n'); setInterval(() => {}, 1000);`;
   const child = execa('node', ['--import', 'tsx', '--input-type=module', '-e', script], { reject: false });
+  children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
     void child.then((r) => reject(new Error(`holder exited: ${r.stderr}`)));
@@ -28,6 +31,7 @@ describe('file lock between processes', () => {
     dir = await mkdtemp(join(tmpdir(), 'forge-lock-'));
   });
   afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   });
 
