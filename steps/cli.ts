@@ -12,6 +12,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ main(arg
   copy: { summary: 'copy the exact digest and its signatures to the trusted registry', load: () => import('./copy/cli.ts') },
   attest: { summary: 'sign and verify the promotion attestation', load: () => import('./attest/cli.ts') },
   record: { summary: 'record the promotion in the allowlist', load: () => import('./record/cli.ts') },
+  records: { summary: 'records database administration: `records migrate` (as the owner)', load: () => import('./record/migrate-cli.ts') },
 };
 
 export async function run(argv: string[]): Promise<void> {

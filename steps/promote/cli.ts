@@ -26,7 +26,9 @@ path under the trusted prefix.
   --max-size SIZE          compressed size limit per platform (default ${formatBytes(DEFAULT_MAX_COMPRESSED_BYTES)})
   --promotion-key KEY      signs the promotion attestation (password in COSIGN_PASSWORD)
   --promotion-pub PUB      verifies it
-  --database-url URL       PostgreSQL for the records (default: embedded PGlite in --state-dir)
+  --database-url URL       PostgreSQL for the records, as the runtime role: its schema must
+                           have been migrated (forge records migrate); never printed
+                           (default: embedded PGlite in --state-dir, migrated on open)
   --state-dir DIR          state directory; records in DIR/records (default FORGE_STATE_DIR or
                            ~/.local/state/forge-workflows)
   --json                   print the result as JSON

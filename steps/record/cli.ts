@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
-import { defaultDataDir, openDatabase } from '../lib/records/db.ts';
-import { PromotionRecords, type PromotionInput, type RefusalInput } from '../lib/records/records.ts';
-import { DIGEST_PATTERN, parsePinnedReference, parseReference } from '../lib/reference.ts';
+import { DIGEST_PATTERN } from '../lib/reference.ts';
+import { record, type RecordRequest } from './record.ts';
+
+export type { RecordOutput } from './record.ts';
 
 export const usage = `Usage: forge record [options]
 
@@ -36,8 +37,13 @@ Options (each may also come from FORGE_<OPTION>, e.g. FORGE_TRUSTED_REFERENCE):
   --failures JSON            Argo's {{workflow.failures}}: outcome, check and message are taken
                              from the first failed node (refused for a gate's SIGNATURE_INVALID,
                              SCAN_BLOCKED or POLICY_VIOLATION, failed otherwise)
-  --database-url URL         PostgreSQL server (pass it as FORGE_DATABASE_URL from a Secret);
-                             without it: embedded PGlite under --state-dir
+  --database-url URL         PostgreSQL server, as the runtime role (pass it as
+                             FORGE_DATABASE_URL from a Secret). Its schema must have been
+                             migrated by the owner (forge records migrate); this step checks
+                             the version and never migrates. Never printed: output and
+                             errors show postgresql://HOST:PORT/DATABASE only.
+                             Without it: embedded PGlite under --state-dir (migrated on open,
+                             one process at a time)
   --state-dir DIR            embedded PGlite keeps its data in DIR/records
                              (default: $FORGE_STATE_DIR or ~/.local/state/forge-workflows)
   --outputs-dir DIR          also write Argo output files to DIR: record-id ('' for a
@@ -125,21 +131,6 @@ async function signerOption(value: string | undefined): Promise<unknown> {
   return { signer: value };
 }
 
-const required = (name: string, value: string | undefined, why: string): string => {
-  if (value === undefined) throw new ForgeError('INVALID_ARGS', `--${name} is required ${why}`);
-  return value;
-};
-
-export interface RecordOutput {
-  outcome: 'promoted' | 'already-promoted' | 'refused' | 'failed';
-  /** Allowlist record id ('' for a refusal). */
-  id: string;
-  created: boolean;
-  eventId: string;
-  trustedReference?: string;
-  database: { kind: 'postgres' | 'pglite'; location: string };
-}
-
 export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
     tool: 'record',
@@ -147,7 +138,7 @@ export function main(argv: string[]): Promise<void> {
     options,
     schema,
     async run(values, _positionals, log) {
-      const result = await record(values);
+      const result = await record(await requestOf(values), { databaseUrl: values['database-url'], stateDir: values['state-dir'] });
       log.info(result, result.created ? 'recorded the promotion' : `recorded: ${result.outcome}`);
       // The template's outputs read these files (valueFrom.path); every one is always written.
       return { result, outputs: { 'record-id': result.id, created: String(result.created), 'event-id': result.eventId } };
@@ -155,98 +146,21 @@ export function main(argv: string[]): Promise<void> {
   });
 }
 
-/** Codes of a gate that said no (the image was refused) rather than a run that broke. */
-const REFUSAL = /^(SIGNATURE_INVALID|SCAN_BLOCKED|POLICY_VIOLATION)\b/;
-
-/**
- * Argo's `{{workflow.failures}}` (in an exit handler): the failed nodes with their messages — a
- * step's termination message, i.e. its ForgeError. The first one is the check that stopped the run.
- */
-function fromFailures(json: string): { outcome: 'refused' | 'failed'; check: string; message: string; details: Record<string, unknown> } {
-  let failures: { displayName?: string; templateName?: string; message?: string; phase?: string }[];
-  try {
-    let parsed: unknown = JSON.parse(json);
-    // Argo (v3.6 operator.go) passes the list Go-quoted: a JSON string holding the JSON.
-    if (typeof parsed === 'string') parsed = JSON.parse(parsed);
-    if (!Array.isArray(parsed)) throw new Error('not a list');
-    failures = parsed;
-  } catch (e) {
-    throw new ForgeError('INVALID_ARGS', `--failures is not the JSON list Argo passes as {{workflow.failures}}: ${(e as Error).message}`);
-  }
-  // Argo prefixes a failed pod's message with `Error (exit code N): `; the step's own words follow.
-  const cleaned = failures.map((f) => ({ ...f, message: (f.message ?? '').replace(/^\w+ \(exit code \d+\): /, '').trim() }));
-  // The list comes from a map (random order) and holds parent nodes too: prefer a gate's refusal,
-  // then any failure that says why.
-  const first = cleaned.find((f) => REFUSAL.test(f.message)) ?? cleaned.find((f) => f.message) ?? cleaned[0];
-  const message = first?.message || 'the workflow failed before any step reported why';
+/** The options as a request: JSON options parsed (inline or @FILE), workflow name/uid defaulted from Argo's env. */
+async function requestOf(values: Values): Promise<RecordRequest> {
   return {
-    outcome: REFUSAL.test(message) ? 'refused' : 'failed',
-    check: first?.displayName ?? first?.templateName ?? 'workflow',
-    message,
-    details: { failures: cleaned.map((f) => ({ node: f.displayName ?? f.templateName ?? '', phase: f.phase ?? '', message: f.message })) },
+    outcome: values.outcome,
+    sourceReference: values['source-reference'],
+    trustedReference: values['trusted-reference'],
+    signer: await signerOption(values.signer),
+    scanSummary: await jsonOption('scan-summary', values['scan-summary'], 'object'),
+    policyResults: await jsonOption('policy-results', values['policy-results'], 'any'),
+    attestationDigest: values['attestation-digest'],
+    check: values.check,
+    message: values.message,
+    details: await jsonOption('details', values.details, 'object'),
+    failures: values.failures,
+    workflowName: values['workflow-name'] ?? (process.env.ARGO_WORKFLOW_NAME || undefined),
+    workflowUid: values['workflow-uid'] ?? (process.env.ARGO_WORKFLOW_UID || undefined),
   };
-}
-
-async function record(values: Values): Promise<RecordOutput> {
-  if (values.failures) {
-    const failure = fromFailures(values.failures);
-    values = { ...values, outcome: failure.outcome, check: values.check ?? failure.check, message: values.message ?? failure.message, details: values.details ?? JSON.stringify(failure.details) };
-  }
-  const sourceReference = required('source-reference', values['source-reference'], '(the reference promotion was asked for)');
-  const workflowName = values['workflow-name'] ?? (process.env.ARGO_WORKFLOW_NAME || undefined);
-  const workflowUid = values['workflow-uid'] ?? (process.env.ARGO_WORKFLOW_UID || undefined);
-
-  // Validate everything before opening the database (opening a new PGlite directory takes seconds).
-  let write: (records: PromotionRecords) => Promise<Omit<RecordOutput, 'database'>>;
-  if (values.outcome === 'promoted') {
-    const trusted = parsePinnedReference(required('trusted-reference', values['trusted-reference'], 'to record a promotion'));
-    const input = {
-      trustedRepository: trusted.repository,
-      digest: trusted.digest,
-      sourceReference,
-      signer: await signerOption(values.signer),
-      scanSummary: await jsonOption('scan-summary', values['scan-summary'], 'object'),
-      policyResults: await jsonOption('policy-results', values['policy-results'], 'any'),
-      attestationDigest: values['attestation-digest'],
-      workflowName,
-      workflowUid,
-    } as PromotionInput; // the JSON values are validated by recordPromotion
-    const trustedReference = `${trusted.repository}@${trusted.digest}`;
-    write = async (records) => {
-      const r = await records.recordPromotion(input);
-      return { outcome: r.created ? 'promoted' : 'already-promoted', id: r.id, created: r.created, eventId: r.eventId, trustedReference };
-    };
-  } else {
-    const outcome = values.outcome;
-    const message = required('message', values.message, `to record a ${outcome} promotion`);
-    // The digest, where one is known: from the trusted reference, else from a pinned source reference.
-    const trusted = values['trusted-reference'] ? parseReference(values['trusted-reference']) : undefined;
-    const digest = trusted?.digest ?? parseReference(sourceReference).digest;
-    if (digest !== undefined && !DIGEST_PATTERN.test(digest)) {
-      throw new ForgeError('INVALID_ARGS', `digest ${JSON.stringify(digest)} is not sha256:<64 lowercase hex characters>`);
-    }
-    const input = {
-      sourceReference,
-      outcome,
-      check: values.check,
-      message,
-      details: await jsonOption('details', values.details, 'object'),
-      digest,
-      trustedRepository: trusted?.repository,
-      workflowName,
-      workflowUid,
-    } as RefusalInput; // details is validated by recordRefusal
-    write = async (records) => {
-      const r = await records.recordRefusal(input);
-      return { outcome, id: '', created: false, eventId: r.eventId, ...(trusted ? { trustedReference: values['trusted-reference'] } : {}) };
-    };
-  }
-
-  const url = values['database-url'];
-  const db = await openDatabase(url ? { url } : { dataDir: defaultDataDir(values['state-dir']) });
-  try {
-    return { ...(await write(new PromotionRecords(db))), database: { kind: db.kind, location: db.location } };
-  } finally {
-    await db.close();
-  }
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.ts';
+import { openDatabase } from '../lib/records/db.ts';
 
 const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
@@ -28,6 +29,8 @@ describe('forge record', () => {
     dir = await mkdtemp(join(tmpdir(), 'forge-record-cli-'));
     server = await startPostgres();
     url = await server.createDatabase('record_cli');
+    // The owner migrates (forge records migrate); the step only checks the schema.
+    await (await openDatabase({ url, schema: 'migrate' })).close();
   });
 
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -15,8 +15,10 @@ export interface PostgresServer {
   port: number;
   /** Server log: read it when something is off. */
   logFile: string;
-  /** Creates an empty database and returns its URL (a fresh schema for one test). */
-  createDatabase(name: string): Promise<string>;
+  /** Creates an empty database and returns its URL (a fresh schema for one test); `owner` makes that role its owner. */
+  createDatabase(name: string, owner?: string): Promise<string>;
+  /** Runs SQL as the superuser `forge` in `database` (default postgres): roles, grants, inspection. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
   /** Fast shutdown, bounded (SIGINT, then SIGKILL after 10 s), then removes every temporary file. */
   stop(): Promise<void>;
 }
@@ -34,6 +36,11 @@ export interface StartOptions {
    * authentication (`pg_hba.conf`). Test servers only: anyone there connects as any user.
    */
   trustFrom?: string[];
+  /**
+   * Require a password (scram-sha-256) from every role but `forge` over TCP, the way a real server
+   * authenticates a step's role: tests of roles and of bad credentials need it. Default false.
+   */
+  passwords?: boolean;
 }
 
 /**
@@ -81,6 +88,13 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PostgresSe
   if (clients.length > 0) {
     await appendFile(join(dataDir, 'pg_hba.conf'), clients.map((c) => `host all all ${c} trust\n`).join(''));
   }
+  if (opts.passwords) {
+    // pg_hba.conf is read top down, first match wins: these go before initdb's trust lines.
+    const hba = join(dataDir, 'pg_hba.conf');
+    const nets = ['127.0.0.1/32', '::1/128', ...clients];
+    const lines = [...nets.map((n) => `host all forge ${n} trust`), ...nets.map((n) => `host all all ${n} scram-sha-256`)];
+    await writeFile(hba, `${lines.join('\n')}\n${await readFile(hba, 'utf8')}`);
+  }
 
   const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
   for (let attempt = 1; ; attempt++) {
@@ -112,21 +126,25 @@ function server(child: ChildProcess, url: string, port: number, base: string, lo
   const onExit = () => child.kill('SIGKILL');
   process.on('exit', onExit);
   let stopping: Promise<void> | undefined;
+  const query = async <T,>(sql: string, params?: unknown[], database = 'postgres'): Promise<T[]> => {
+    const client = new pg.Client({ connectionString: url.replace(/\/postgres$/, `/${database}`) });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  };
   return {
     url,
     port,
     logFile,
-    async createDatabase(name) {
-      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`database name ${JSON.stringify(name)}: use [a-z_][a-z0-9_]*`);
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        await client.query(`CREATE DATABASE ${name}`);
-      } finally {
-        await client.end();
-      }
+    async createDatabase(name, owner) {
+      for (const n of [name, owner ?? '_']) if (!/^[a-z_][a-z0-9_]{0,62}$/.test(n)) throw new Error(`name ${JSON.stringify(n)}: use [a-z_][a-z0-9_]*`);
+      await query(`CREATE DATABASE ${name}${owner ? ` OWNER ${owner}` : ''}`);
       return url.replace(/\/postgres$/, `/${name}`);
     },
+    query,
     stop() {
       stopping ??= (async () => {
         await stopChild(child);

@@ -250,7 +250,7 @@ describe('records on a PostgreSQL server', () => {
 
   it('applies each migration once when two processes migrate at the same time', async () => {
     const url = await server!.createDatabase('migrate_race');
-    const [a, b] = await Promise.all([openDatabase({ url }), openDatabase({ url })]).then((dbs) => dbs.map(track));
+    const [a, b] = await Promise.all([openDatabase({ url, schema: 'migrate' }), openDatabase({ url, schema: 'migrate' })]).then((dbs) => dbs.map(track));
     expect(a!.kind).toBe('postgres');
     expect(a!.location).toBe(url.replace('forge@', '')); // credentials never shown (user included)
     const { rows } = await b!.query<{ version: number; n: string }>('SELECT version, count(*) OVER ()::text AS n FROM schema_migrations ORDER BY version');
@@ -260,7 +260,7 @@ describe('records on a PostgreSQL server', () => {
 
   it('20 concurrent promotions of one digest from two pools: one row, one id for every caller', async () => {
     const url = await server!.createDatabase('promote_race');
-    const pools = [track(await openDatabase({ url, maxConnections: 10 })), track(await openDatabase({ url, maxConnections: 10 }))];
+    const pools = [track(await openDatabase({ url, maxConnections: 10, schema: 'migrate' })), track(await openDatabase({ url, maxConnections: 10, schema: 'migrate' }))];
     const clients = pools.map((db) => new PromotionRecords(db));
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => clients[i % 2]!.recordPromotion(promotion({ digest: digest('e'), workflowName: `wf-${i}` }))),
@@ -281,7 +281,7 @@ describe('records on a PostgreSQL server', () => {
 
   it('takes turns under exclusive() across pools (an advisory lock per image), other images do not wait', async () => {
     const url = await server!.createDatabase('exclusive');
-    const pools = [track(await openDatabase({ url })), track(await openDatabase({ url }))].map((db) => new PromotionRecords(db));
+    const pools = [track(await openDatabase({ url, schema: 'migrate' })), track(await openDatabase({ url, schema: 'migrate' }))].map((db) => new PromotionRecords(db));
     const spans: { who: string; from: number; to: number }[] = [];
     const hold = (records: PromotionRecords, reference: string, who: string) =>
       records.exclusive(reference, async () => {
@@ -299,7 +299,7 @@ describe('records on a PostgreSQL server', () => {
 
   it('returns the same shapes as PGlite (ids as strings, jsonb parsed, ISO timestamps)', async () => {
     const url = await server!.createDatabase('shapes');
-    const db = track(await openDatabase({ url }));
+    const db = track(await openDatabase({ url, schema: 'migrate' }));
     const records = new PromotionRecords(db);
     const { id } = await records.recordPromotion(promotion({ digest: digest('f') }));
     await records.recordRefusal({ sourceReference: 'incoming.example.test/app:2', check: 'signature', message: 'no signature', digest: digest('1') });
