@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ForgeError } from './errors.ts';
-import { redactUrl } from './log.ts';
+import { redactUrl, redactUrlsIn } from './log.ts';
 import { toolPath } from './tools.ts';
 
 function git(dir: string): SimpleGit {
@@ -65,7 +65,7 @@ export async function shallowCheckout(url: string, ref: string): Promise<Checkou
   } catch (cause) {
     await cleanup();
     if (cause instanceof ForgeError) throw cause;
-    const detail = cause instanceof Error ? cause.message.trim().split('\n').slice(-2).join(' ') : String(cause);
+    const detail = redactUrlsIn(cause instanceof Error ? cause.message.trim().split('\n').slice(-2).join(' ') : String(cause), url);
     throw new ForgeError('GIT_FAILED', `cannot fetch ${ref} from ${redactUrl(url)}: ${detail}`, [], { cause });
   }
 }

@@ -22,15 +22,22 @@ export function createLogger(tool: string, level = process.env.FORGE_LOG_LEVEL ?
   );
 }
 
-/** Removes credentials from a URL before it is logged or written to an output (`https://user:pw@h` → `https://h`). */
+/**
+ * A URL as it may be printed: scheme, host and path only (`https://user:pw@h/r?token=x` →
+ * `https://h/r`). Everything up to the last `@` after `//` goes, so a password with an unencoded
+ * `/`, `?`, `#` or `@` cannot survive by changing how the URL parses; the query and fragment go
+ * too (tokens travel there). An scp-like `git@host:path` has no password and stays; any other
+ * string with an `@` is not shown.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.username && !u.password) return url;
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^/@\s]+@/, '//');
-  }
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(url);
+  if (!m) return !url.includes('@') || /^[\w.-]+@[\w.-]+:[^@]*$/.test(url) ? url : '(URL not shown: it may hold credentials)';
+  const afterUserinfo = m[2]!.slice(m[2]!.lastIndexOf('@') + 1);
+  const cut = afterUserinfo.search(/[?#]/);
+  return m[1] + (cut === -1 ? afterUserinfo : afterUserinfo.slice(0, cut));
+}
+
+/** Text a tool printed about `url` (git's errors quote it), with that URL and any userinfo redacted. */
+export function redactUrlsIn(text: string, url: string): string {
+  return text.split(url).join(redactUrl(url)).replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s'"@/]*@/gi, '$1');
 }

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+// The tests that guard the promotion gates: what Stryker runs against each mutant
+// (stryker.config.mjs). Real registries, cosign and PGlite, as in `npm test`.
+export default defineConfig({
+  test: {
+    include: [
+      'steps/resolve/**/*.test.ts',
+      'steps/verify/**/*.test.ts',
+      'steps/scan/**/*.test.ts',
+      'steps/policy/**/*.test.ts',
+      'steps/copy/**/*.test.ts',
+      'steps/attest/**/*.test.ts',
+      'steps/record/**/*.test.ts',
+      'steps/promote/**/*.test.ts',
+      'steps/lib/records/**/*.test.ts',
+      'steps/lib/*.test.ts',
+    ],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 1 } },
+  },
+});
