@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { loadPromotionSettings, pick, SETTINGS_FILE } from '../lib/promotion-settings.ts';
-import type { ResolvedImage } from '../resolve/resolve.ts';
+import type { ResolvedImage } from '../lib/image-info.ts';
 import { DEFAULT_MAX_COMPRESSED_BYTES, evaluatePolicy, formatBytes, parseSize, policyError } from './policy.ts';
 
 export const usage = `Usage: forge policy --image-info JSON [--max-size 2GiB]

@@ -1,5 +1,5 @@
 import { ForgeError } from '../lib/errors.ts';
-import type { ResolvedImage } from '../resolve/resolve.ts';
+import type { ResolvedImage } from '../lib/image-info.ts';
 import { checkPinned, checkSize, checkTag, checkUser, formatBytes, type CheckResult } from './checks.ts';
 
 export interface PromotionPolicy {

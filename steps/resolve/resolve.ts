@@ -1,32 +1,8 @@
 import { configOf, digestOf, isIndex, manifestOf, type Descriptor, type Manifest } from '../lib/crane.ts';
 import { ForgeError } from '../lib/errors.ts';
-import { lookupNamedUser, type UserLookup } from '../lib/image-passwd.ts';
+import type { PlatformImage, ResolvedImage } from '../lib/image-info.ts';
+import { lookupNamedUser } from '../lib/image-passwd.ts';
 import { parseImageReference, parseRegistryPrefix, pathBelow } from '../lib/reference.ts';
-
-/** One runnable image of a (possibly multi-platform) reference. */
-export interface PlatformImage {
-  /** `linux/amd64`, or `default` for a single-platform image. */
-  platform: string;
-  digest: string;
-  /** Config + layers as the manifest declares them (what a node pulls). */
-  compressedSize: number;
-  /** The image config's User (empty when unset, which means root). */
-  user: string;
-  /** For a named USER: its UID in the image's own /etc/passwd, or why there is none. */
-  userLookup?: UserLookup;
-}
-
-export interface ResolvedImage {
-  /** The reference as it was asked for (may carry a tag). */
-  requested: string;
-  repository: string;
-  digest: string;
-  /** `repository@digest`: the only form used after resolution. */
-  reference: string;
-  mediaType: string;
-  index: boolean;
-  platforms: PlatformImage[];
-}
 
 /**
  * Resolves a reference to its digest once; everything later uses `repository@digest`, so a tag
