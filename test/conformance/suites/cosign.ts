@@ -1,7 +1,7 @@
 /**
  * Suite `cosign`: containers/image's cosign simple-signing vectors
  * (`../shared/fixtures/cosign/containers-image/`, from containers/image `signature/fixtures/`,
- * Apache-2.0) through `steps/lib/simple-signing.ts`, each signature cross-checked with the real
+ * Apache-2.0) through `test/signatures/simple-signing.ts`, each signature cross-checked with the real
  * cosign. One check per vector; it passes when
  *
  * - node:crypto and `cosign verify-blob --key cosign.pub --insecure-ignore-tlog=true` agree on
@@ -25,7 +25,7 @@ import {
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
   verifySimpleSignature,
-} from '../../../steps/lib/simple-signing.ts';
+} from '../../signatures/simple-signing.ts';
 import { fail, pass, type Check, type Suite } from '../suite.ts';
 
 /** What our verification decides for one signature. */

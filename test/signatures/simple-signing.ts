@@ -26,7 +26,7 @@
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { ForgeError } from './errors.ts';
+import { ForgeError } from '../../steps/lib/errors.ts';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';

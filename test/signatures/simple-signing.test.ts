@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ForgeError } from './errors.ts';
+import { ForgeError } from '../../steps/lib/errors.ts';
 import {
   checkClaims,
   parseSimpleSigningPayload,
@@ -13,7 +13,7 @@ import {
 } from './simple-signing.ts';
 
 // Made by test/fixtures/cosign/make.ts with the real cosign (generate-key-pair, generate, sign-blob).
-const dir = new URL('../../test/fixtures/cosign/', import.meta.url);
+const dir = new URL('../fixtures/cosign/', import.meta.url);
 const fixture = (name: string): Buffer => readFileSync(new URL(name, dir));
 const text = (name: string): string => fixture(name).toString('utf8');
 
