@@ -2,12 +2,12 @@ import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Template a
 import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Parameter as IParameter } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Parameter';
 import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Artifact as IArtifact } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Artifact';
 import { imageReference, type PlatformConfig } from '../platform-config.ts';
+import { envName, OUTPUTS_DIR } from '../../steps/lib/contract.ts';
 import { standardLabels } from './labels.ts';
 
 export type { ITemplate, IParameter, IArtifact };
 
-/** Where step tools write the files their outputs are read from. */
-export const OUTPUTS_DIR = '/tmp/outputs';
+export { envName, OUTPUTS_DIR };
 
 export interface StepInput {
   /** Argo input parameter name (kebab-case); reaches the tool as env FORGE_<NAME>. */
@@ -55,10 +55,6 @@ export interface StepTemplateProps {
    * use the step's inputs (`{{inputs.parameters.image}}`), so one lock per image, say.
    */
   mutexes?: string[];
-}
-
-export function envName(name: string): string {
-  return `FORGE_${name.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
+import { commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { cosignKeyRef, loadPromotionSettings, SETTINGS_FILE } from '../lib/promotion-settings.ts';
 import { parsePinnedReference } from '../lib/reference.ts';
 import { attestPromotion } from './attest.ts';
@@ -24,21 +24,6 @@ const json = z.string().transform((s, ctx) => {
   }
 });
 
-export const options = {
-  image: { type: 'string' },
-  source: { type: 'string' },
-  key: { type: 'string' },
-  'verify-key': { type: 'string' },
-  'transparency-log': { type: 'string' },
-  signer: { type: 'string' },
-  'scan-summary': { type: 'string' },
-  'policy-results': { type: 'string' },
-  'workflow-name': { type: 'string' },
-  'workflow-uid': { type: 'string' },
-  settings: { type: 'string' },
-  ...commonOptions,
-} as const;
-
 const schema = z.object({
   image: pinnedImage,
   source: z.string().min(1),
@@ -58,7 +43,6 @@ export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
     tool: 'attest',
     usage,
-    options,
     schema,
     async run(v) {
       let verifyKey = v['verify-key'];

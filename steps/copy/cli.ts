@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, pinnedImage, stepMain } from '../lib/cli.ts';
+import { commonSchema, pinnedImage, stepMain } from '../lib/cli.ts';
 import { parsePinnedReference } from '../lib/reference.ts';
 import { promoteDigest } from './copy.ts';
 
@@ -9,7 +9,6 @@ Copies the exact digest (and its cosign .sig/.att tags) to the trusted repositor
 blobs before manifests, children before an index, manifest bytes unchanged. Idempotent.
 `;
 
-export const options = { image: { type: 'string' }, 'target-repository': { type: 'string' }, ...commonOptions } as const;
 const schema = z.object({
   image: pinnedImage,
   'target-repository': z.string().regex(/^[^@:]+(:\d+)?\/[^@:]+$/, 'must be <registry>/<repository> without tag or digest'),
@@ -20,7 +19,6 @@ export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
     tool: 'copy',
     usage,
-    options,
     schema,
     async run(v) {
       const { repository, digest } = parsePinnedReference(v.image);

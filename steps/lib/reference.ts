@@ -54,6 +54,9 @@ export function parseImageReference(text: string): ImageReference {
   const at = text.indexOf('@');
   const namePart = at === -1 ? text : text.slice(0, at);
   const digest = at === -1 ? undefined : text.slice(at + 1);
+  if (digest !== undefined && digest.startsWith('sha256:') && !DIGEST_PATTERN.test(digest)) {
+    throw invalid(text, `digest ${JSON.stringify(digest)} is not sha256:<64 lowercase hex characters>`);
+  }
   if (digest !== undefined && !ANY_DIGEST.test(digest)) throw invalid(text, `digest ${JSON.stringify(digest)} is not algorithm:hex`);
   const slash = namePart.indexOf('/');
   if (slash === -1) throw invalid(text, 'give <registry>/<repository>[:tag|@digest]');

@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import manifest from '../../images/toolchain/tools.json' with { type: 'json' };
+import { envName } from './contract.ts';
 import { ForgeError } from './errors.ts';
 
 type GoTool = keyof typeof manifest.go;
@@ -28,8 +29,7 @@ export function isExecutable(path: string): boolean {
 
 /** `FORGE_TOOL_<NAME>` (an explicit path), then PATH: for tools the project does not pin (trivy). */
 export function findExecutable(name: string): string | undefined {
-  const envName = `FORGE_TOOL_${name.toUpperCase().replace(/-/g, '_')}`;
-  const candidates = [process.env[envName], ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))];
+  const candidates = [process.env[envName(`tool-${name}`)], ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))];
   return candidates.find((p): p is string => typeof p === 'string' && p.length > 0 && isExecutable(p));
 }
 
@@ -43,9 +43,9 @@ const resolved = new Map<ToolName, string>();
 export function toolPath(name: ToolName): string {
   const hit = resolved.get(name);
   if (hit) return hit;
-  const envName = `FORGE_TOOL_${name.toUpperCase().replace(/-/g, '_')}`;
+  const variable = envName(`tool-${name}`);
   const candidates = [
-    process.env[envName],
+    process.env[variable],
     join(toolsHome(), 'bin', name),
     name in manifest.apt ? manifest.apt[name as AptTool].binary : undefined,
     ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name)),
@@ -56,7 +56,7 @@ export function toolPath(name: ToolName): string {
     throw new ForgeError(
       'TOOL_MISSING',
       `${name}${version ? ` ${version}` : ''} is not installed: run \`npm run tools:install\` ` +
-        `(or \`node images/toolchain/install.mjs --only ${name}\`), or set ${envName} to its path`,
+        `(or \`node images/toolchain/install.mjs --only ${name}\`), or set ${variable} to its path`,
     );
   }
   resolved.set(name, found);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { loadPromotionSettings, pick, SETTINGS_FILE } from '../lib/promotion-settings.ts';
 import type { ResolvedImage } from '../lib/image-info.ts';
@@ -13,13 +13,6 @@ Default size limit ${formatBytes(DEFAULT_MAX_COMPRESSED_BYTES)}; --promotion-pol
 promotion settings (--settings FILE, default ${SETTINGS_FILE}).
 `;
 
-export const options = {
-  'image-info': { type: 'string' },
-  'max-size': { type: 'string' },
-  'promotion-policy': { type: 'string' },
-  settings: { type: 'string' },
-  ...commonOptions,
-} as const;
 const schema = z.object({
   'image-info': z.string().min(1),
   'max-size': z.string().optional(),
@@ -32,7 +25,6 @@ export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
     tool: 'policy',
     usage,
-    options,
     schema,
     async run(v) {
       let image: ResolvedImage;

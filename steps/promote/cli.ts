@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain, transparencyLogFlag } from '../lib/cli.ts';
+import { commonSchema, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { defaultDataDir, openDatabase } from '../lib/records/db.ts';
 import { PromotionRecords } from '../lib/records/records.ts';
@@ -34,26 +34,6 @@ path under the trusted prefix.
   --json                   print the result as JSON
 `;
 
-export const options = {
-  incoming: { type: 'string' },
-  trusted: { type: 'string' },
-  key: { type: 'string' },
-  identity: { type: 'string' },
-  issuer: { type: 'string' },
-  'transparency-log': { type: 'string' },
-  'scan-report': { type: 'string' },
-  exceptions: { type: 'string' },
-  threshold: { type: 'string' },
-  'ignore-unfixed': { type: 'boolean' },
-  'max-size': { type: 'string' },
-  'promotion-key': { type: 'string' },
-  'promotion-pub': { type: 'string' },
-  'database-url': { type: 'string' },
-  'state-dir': { type: 'string' },
-  json: { type: 'boolean' },
-  ...commonOptions,
-} as const;
-
 const schema = z.object({
   incoming: z.string().min(1),
   trusted: z.string().min(1),
@@ -81,7 +61,6 @@ export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
     tool: 'promote',
     usage,
-    options,
     schema,
     async run(v, positionals) {
       const image = positionals[0];

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { DIGEST_PATTERN } from '../lib/reference.ts';
 import { record, type RecordRequest } from './record.ts';
@@ -51,25 +51,6 @@ Options (each may also come from FORGE_<OPTION>, e.g. FORGE_TRUSTED_REFERENCE):
 
 Prints the result as JSON (whatever --output says).
 `;
-
-export const options = {
-  'trusted-reference': { type: 'string' },
-  'source-reference': { type: 'string' },
-  signer: { type: 'string' },
-  'scan-summary': { type: 'string' },
-  'policy-results': { type: 'string' },
-  'attestation-digest': { type: 'string' },
-  'workflow-name': { type: 'string' },
-  'workflow-uid': { type: 'string' },
-  outcome: { type: 'string' },
-  check: { type: 'string' },
-  message: { type: 'string' },
-  details: { type: 'string' },
-  failures: { type: 'string' },
-  'database-url': { type: 'string' },
-  'state-dir': { type: 'string' },
-  ...commonOptions,
-} as const;
 
 /** Empty strings are how Argo passes "not set" for optional parameters. */
 const text = z
@@ -135,7 +116,6 @@ export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
     tool: 'record',
     usage,
-    options,
     schema,
     async run(values, _positionals, log) {
       const result = await record(await requestOf(values), { databaseUrl: values['database-url'], stateDir: values['state-dir'] });

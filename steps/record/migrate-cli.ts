@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { defaultDataDir, migrate, openDatabase } from '../lib/records/db.ts';
 import { checkRuntimeRole, grantRuntimeRole } from '../lib/records/roles.ts';
@@ -25,13 +25,6 @@ Options (each may also come from FORGE_<OPTION>):
                         ~/.local/state/forge-workflows)
   --output text|json    result format (default text)
 `;
-
-export const options = {
-  'database-url': { type: 'string' },
-  'runtime-role': { type: 'string' },
-  'state-dir': { type: 'string' },
-  ...commonOptions,
-} as const;
 
 const text = z
   .string()
@@ -63,7 +56,6 @@ export function main(argv: string[]): Promise<void> {
   return stepMain(rest, {
     tool: 'records-migrate',
     usage,
-    options,
     schema,
     async run(v) {
       const url = v['database-url'];

@@ -56,7 +56,7 @@ describe('forge record', () => {
     expect(unpinned.exitCode).toBe(2);
     expect(unpinned.stderr).toMatch(/INVALID_ARGS: reference ".*:1.0" is not pinned: expected REPOSITORY@sha256:<64 hex>/);
     expect(badDigest.exitCode).toBe(2);
-    expect(badDigest.stderr).toMatch(/has digest "sha256:1234": expected sha256:<64 lowercase hex characters>/);
+    expect(badDigest.stderr).toMatch(/digest "sha256:1234" is not sha256:<64 lowercase hex characters>/);
     expect(badJson.exitCode).toBe(2);
     expect(badJson.stderr).toMatch(/--signer is not valid JSON/);
     expect(noMessage.exitCode).toBe(2);

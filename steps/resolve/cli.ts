@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, stepMain } from '../lib/cli.ts';
+import { commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { resolveImage, trustedRepositoryFor } from './resolve.ts';
 
@@ -11,7 +11,6 @@ With --incoming PREFIX --trusted PREFIX it also refuses an image outside the inc
 and names the trusted repository it will be promoted to (output trusted-repository).
 `;
 
-export const options = { image: { type: 'string' }, incoming: { type: 'string' }, trusted: { type: 'string' }, ...commonOptions } as const;
 const schema = z.object({
   image: z.string().min(1, 'the image to resolve is required'),
   incoming: z.string().optional(),
@@ -23,7 +22,6 @@ export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
     tool: 'resolve',
     usage,
-    options,
     schema,
     async run(v) {
       if (Boolean(v.incoming) !== Boolean(v.trusted)) throw new ForgeError('INVALID_ARGS', 'give --incoming and --trusted together');

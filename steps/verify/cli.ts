@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonOptions, commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
+import { commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { cosignKeyRef, keyLabel, loadPromotionSettings, pick, SETTINGS_FILE } from '../lib/promotion-settings.ts';
 import { verifySignature, type VerifyPolicy } from './verify.ts';
@@ -13,17 +13,6 @@ Verifies the image's cosign signature (legacy .sig layout) with the real cosign.
   --verification-key NAME instead of the above: a key of the promotion settings (--settings FILE,
                           default ${SETTINGS_FILE}), with the platform's transparency-log setting
 `;
-
-export const options = {
-  image: { type: 'string' },
-  key: { type: 'string' },
-  identity: { type: 'string' },
-  issuer: { type: 'string' },
-  'transparency-log': { type: 'string' },
-  'verification-key': { type: 'string' },
-  settings: { type: 'string' },
-  ...commonOptions,
-} as const;
 
 const schema = z.object({
   image: pinnedImage,
@@ -59,7 +48,6 @@ export function main(argv: string[]): Promise<void> {
   return stepMain(argv, {
     tool: 'verify',
     usage,
-    options,
     schema,
     async run(v) {
       const verified = await verifySignature(v.image, await verifyPolicy(v));
