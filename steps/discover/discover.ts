@@ -3,8 +3,9 @@ import { ForgeError } from '../lib/errors.ts';
 import { FULL_SHA, isGitUrl, openSource } from '../lib/git.ts';
 import { redactUrl } from '../lib/log.ts';
 import { buildDiscovery, MAX_OUTPUT_BYTES, type DiscoveryOutput } from './contract.ts';
-import { evaluateForgeFiles } from './evaluate.ts';
+import { evaluateForgeFiles, type EvaluateLimits } from './evaluate.ts';
 import { findForgeFiles } from './find.ts';
+import { checkGlobs, printable, refProblem } from './limits.ts';
 
 export interface DiscoverOptions {
   /** A local path inside a git work tree, or a git URL. */
@@ -17,6 +18,8 @@ export interface DiscoverOptions {
   paths?: string[];
   /** Number of phase-group slots of the pipeline (platform config). */
   slots?: number;
+  /** Memory and time limits of cue (the step's share of its container's memory limit). */
+  cueLimits?: EvaluateLimits;
   /** Called as the work advances, for progress reporting (done, total). */
   onProgress?: (done: number, total: number, what: string) => void;
 }
@@ -33,8 +36,13 @@ export const DEFAULT_SLOTS = 6;
 /** Discovery end to end: checkout → find → evaluate with cue → contract. Nothing is written. */
 export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
   if (opts.commit && !FULL_SHA.test(opts.commit) && opts.commit !== 'HEAD') {
-    throw new ForgeError('INVALID_ARGS', `commit must be a full 40-character hexadecimal SHA, got "${opts.commit}"`);
+    throw new ForgeError('INVALID_ARGS', `commit must be a full 40-character hexadecimal SHA, got "${printable(opts.commit)}"`);
   }
+  for (const [name, value] of [['--branch', opts.branch], ['--tag', opts.tag]] as const) {
+    const problem = value === undefined ? undefined : refProblem(value);
+    if (problem) throw new ForgeError('INVALID_ARGS', `${name} "${printable(value!)}" is refused: ${problem}`);
+  }
+  if (opts.paths) checkGlobs(opts.paths);
   const progress = opts.onProgress ?? (() => undefined);
   let t = performance.now();
   const lap = () => {
@@ -53,7 +61,7 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
     const findMs = lap();
     progress(2, 4, `found ${projectFiles.length} project(s)`);
     // Discovering a work tree in place: its current branch is the natural default.
-    const branch = opts.branch ?? (opts.tag ? undefined : checkout.branch);
+    const branch = opts.branch ?? (opts.tag || (checkout.branch && refProblem(checkout.branch)) ? undefined : checkout.branch);
     const source: DiscoveryOutput['source'] = {
       ...(isGitUrl(opts.source) ? { repository: redactUrl(opts.source) } : {}),
       commit: checkout.commit,
@@ -71,7 +79,7 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
       const output = emptyDiscovery(source, slots, 'no .forge/repo.cue: not a forge repository, nothing to run');
       return finish(output, { checkoutMs, findMs, evaluateMs: 0, buildMs: 0 });
     }
-    const evaluated = await evaluateForgeFiles(checkout.dir, files.repo, projectFiles);
+    const evaluated = await evaluateForgeFiles(checkout.dir, files.repo, projectFiles, opts.cueLimits);
     const evaluateMs = lap();
     progress(3, 4, 'evaluated configuration');
     const output = buildDiscovery({
