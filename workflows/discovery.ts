@@ -34,14 +34,15 @@ export function discoveryOutputs(slots: number): StepOutput[] {
 
 /**
  * The cue process's share of the step container: half its memory limit (Node, git and the
- * output files keep the other half), and a quarter of the step's deadline per cue run, so that
+ * output files keep the other half; at least the 128 MiB cue needs to start: its runtime maps
+ * about 100 MiB of data segment before it reads anything), and a quarter of the step's deadline per cue run, so that
  * the run and the search for the file that exceeded a limit (at most twice that again) end
  * before Argo's deadline does.
  */
 export function cueLimitSettings(config: PlatformConfig): { 'cue-memory-mib': string; 'cue-timeout-seconds': string } {
   const limitMiB = quantityMiB(config.steps.resources.limits.memory);
   return {
-    'cue-memory-mib': String(Math.max(32, Math.floor(limitMiB / 2))),
+    'cue-memory-mib': String(Math.max(128, Math.floor(limitMiB / 2))),
     'cue-timeout-seconds': String(Math.max(5, Math.min(60, Math.floor(config.pipeline.discoveryTimeoutSeconds / 4)))),
   };
 }

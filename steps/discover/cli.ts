@@ -50,7 +50,7 @@ const schema = z.object({
   tag: z.string().optional(),
   paths: z.array(z.string()).optional(),
   slots: z.coerce.number().int().min(1).max(20).default(DEFAULT_SLOTS),
-  'cue-memory-mib': z.coerce.number().int().min(32).max(65_536).optional(),
+  'cue-memory-mib': z.coerce.number().int().min(128).max(65_536).optional(),
   'cue-timeout-seconds': z.coerce.number().int().min(1).max(3600).optional(),
   output: z.enum(['table', 'json']).default('table'),
   'outputs-dir': z.string().optional(),

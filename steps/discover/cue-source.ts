@@ -18,7 +18,7 @@ export interface CueHeader {
   unreadable?: { line: number; column: number };
 }
 
-const IDENT = /[A-Za-z_$#][A-Za-z0-9_$#]*/y;
+const IDENT = /#?[A-Za-z_$][A-Za-z0-9_$]*/y;
 const STRING = /"(?:[^"\\\n]|\\.)*"/y;
 
 export function scanCueHeader(text: string): CueHeader {
@@ -69,6 +69,10 @@ export function scanCueHeader(text: string): CueHeader {
 
   for (;;) {
     skipSpace();
+    if (text[i] === '@') {
+      i = attributeEnd(text, i); // cue accepts declaration attributes among the imports
+      continue;
+    }
     const at = i;
     if (word() !== 'import') return header;
     i += 'import'.length;
@@ -89,7 +93,7 @@ export function scanCueHeader(text: string): CueHeader {
       }
       STRING.lastIndex = i;
       const m = STRING.exec(text);
-      if (!m) {
+      if (!m || m[0] === '""') {
         header.unreadable = position(at);
         return header;
       }

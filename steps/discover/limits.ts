@@ -62,6 +62,7 @@ export function pathProblem(file: string): string | undefined {
 export function refProblem(value: string): string | undefined {
   if (value.length > LIMITS.refLength) return `longer than ${LIMITS.refLength} characters`;
   // git check-ref-format: no control characters, space, ~ ^ : ? * [ \, no "..", no leading "-".
+  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0020\u007f~^:?*[\\]/.test(value) || value.includes('..') || value.startsWith('-')) {
     return 'not a valid git ref name (control characters, spaces, ~ ^ : ? * [ \\, ".." and a leading "-" are not allowed)';
   }

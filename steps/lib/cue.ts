@@ -101,8 +101,9 @@ export async function cueExport(opts: CueExportOptions): Promise<unknown> {
     if (result.stderr.length < CUE_LIMITS.stderrBytes) throw new CueLimitExceeded('output', outputBytes);
     throw new CueFailure(parseCueDiagnostics(result.stderr), result.stderr); // what fits of a very long error list
   }
-  // The Go runtime's own words when the data limit refuses it more heap; SIGKILL: the OOM killer.
-  if (/^fatal error: (runtime: )?(out of memory|cannot allocate memory)/m.test(result.stderr) || result.signal === 'SIGKILL') {
+  // The Go runtime's own words when the data limit refuses it more memory (an allocation it
+  // cannot recover from, or a fault where a mapping it asked for was refused); SIGKILL: the OOM killer.
+  if (/^fatal error: (runtime: )?(out of memory|cannot allocate memory)|SIGSEGV|segmentation violation/m.test(result.stderr) || result.signal === 'SIGKILL' || result.signal === 'SIGSEGV') {
     throw new CueLimitExceeded('memory', memoryBytes);
   }
   if (result.exitCode !== 0 || result.signal) {
