@@ -54,16 +54,7 @@ export async function evaluateForgeFiles(root: string, repoFile: string, project
   const texts = await readForgeSources(root, files);
   const work = await mkdtemp(join(tmpdir(), 'forge-cue-'));
   try {
-    const module = `forge.local/discover-${randomBytes(8).toString('hex')}`;
-    await mkdir(join(work, 'cue.mod'), { recursive: true });
-    await writeFile(join(work, 'cue.mod', 'module.cue'), `module: "${module}"\nlanguage: version: "v0.14.0"\n`);
-    await copyFile(schemaPath(), join(work, 'schema.cue'));
-    await Promise.all(
-      files.map(async (file, i) => {
-        await mkdir(join(work, 'f', String(i)), { recursive: true });
-        await writeFile(join(work, 'f', String(i), posix.basename(file)), texts[i]!);
-      }),
-    );
+    const module = await writeModule(work, files, texts);
     const run = async (units: number[], timeoutMs?: number) => {
       await writeFile(join(work, 'main.cue'), mainFile(module, units));
       return cueExport({ cwd: work, instances: ['.'], memoryBytes: limits.memoryBytes, timeoutMs: timeoutMs ?? limits.timeoutMs });
@@ -86,8 +77,27 @@ export async function evaluateForgeFiles(root: string, repoFile: string, project
   }
 }
 
+/**
+ * The evaluation module in `work`: a module path random per run (so no file can name another's
+ * package), the shipped schema, and each file's text copied — never linked — to `f/<i>/`.
+ * Returns the module path.
+ */
+export async function writeModule(work: string, files: string[], texts: string[]): Promise<string> {
+  const module = `forge.local/discover-${randomBytes(8).toString('hex')}`;
+  await mkdir(join(work, 'cue.mod'), { recursive: true });
+  await writeFile(join(work, 'cue.mod', 'module.cue'), `module: "${module}"\nlanguage: version: "v0.14.0"\n`);
+  await copyFile(schemaPath(), join(work, 'schema.cue'));
+  await Promise.all(
+    files.map(async (file, i) => {
+      await mkdir(join(work, 'f', String(i)), { recursive: true });
+      await writeFile(join(work, 'f', String(i), posix.basename(file)), texts[i]!);
+    }),
+  );
+  return module;
+}
+
 /** `units` index `files`: 0 is repo.cue, 1… the projects. Any subset evaluates on its own. */
-function mainFile(module: string, units: number[]): string {
+export function mainFile(module: string, units: number[]): string {
   const imports: string[] = [];
   const fields: string[] = [];
   let repo = '';
@@ -117,7 +127,8 @@ function parseEvaluated<T>(schema: z.ZodType<T>, value: unknown, file: string): 
 /**
  * cue stopped at a limit: find which file(s) alone exceed it by halving the set (a memory bomb
  * dies in a second or two, so this costs O(k log n) short runs), within twice the time limit
- * overall. Files that exceed it only together, or that the time budget left untested, are all named.
+ * overall, and name them. When no file exceeds it alone (the configuration as a whole is too
+ * large) or the budget runs out first, say that instead.
  */
 async function limitError(
   e: CueLimitExceeded,
@@ -136,26 +147,44 @@ async function limitError(
       throw err;
     }
   };
-  const culprits = async (units: number[]): Promise<number[]> => {
-    if (units.length === 1) return units;
-    const mid = Math.ceil(units.length / 2);
-    const found: number[] = [];
-    for (const half of [units.slice(0, mid), units.slice(mid)]) {
-      if (Date.now() >= deadline) found.push(...half);
-      else if (await exceeds(half)) found.push(...(await culprits(half)));
+  // Files that exceed the limit alone; halves the time budget left untested.
+  const singles: number[] = [];
+  const untested: number[] = [];
+  const search = async (units: number[]): Promise<void> => {
+    if (units.length === 1) {
+      singles.push(units[0]!);
+      return;
     }
-    return found.length > 0 ? found : units;
+    const mid = Math.ceil(units.length / 2);
+    for (const half of [units.slice(0, mid), units.slice(mid)]) {
+      if (Date.now() >= deadline) untested.push(...half);
+      else if (await exceeds(half)) await search(half);
+    }
   };
-  const named = files.length === 1 ? [0] : await culprits(files.map((_, i) => i));
+  const all = files.map((_, i) => i);
+  if (files.length === 1) singles.push(0);
+  else await search(all);
   const limit = describeLimit(e.limit, e.bound);
-  const alone = named.length === 1;
   const what = e.limit === 'time' ? 'takes longer than' : e.limit === 'memory' ? 'needs more memory than' : 'exports more than';
+  if (singles.length === 0) {
+    // No file exceeds it alone: the configuration as a whole is too large for the step (or the
+    // time budget ran out before one was found).
+    const why = untested.length > 0 ? 'the search for the file that exceeds it ran out of time' : `no single file exceeds it, the ${files.length} files together do`;
+    return new ForgeError(
+      'CUE_INVALID',
+      `cue stopped at its ${limit} evaluating the forge configuration: ${why}: narrow discovery with a path filter, or raise the ` +
+        (e.limit === 'time' ? 'discovery deadline (platform config pipeline.discoveryTimeoutSeconds)' : "discovery step's memory limit (platform config steps.resources)"),
+      [{ file: files[0]!, message: `evaluating all ${files.length} forge configuration files together ${what} the ${limit} of cue allows` }],
+    );
+  }
+  const shown = singles.slice(0, 10).map((i) => files[i]!);
+  const more = singles.length > shown.length ? ` and ${singles.length - shown.length} more` : '';
   return new ForgeError(
     'CUE_INVALID',
-    `cue stopped at its ${limit} evaluating the forge configuration: ${named.map((i) => files[i]).join(', ')} ${alone ? 'is' : 'are'} refused`,
-    named.map((i) => ({
+    `cue stopped at its ${limit} evaluating the forge configuration: ${shown.join(', ')}${more} ${singles.length === 1 ? 'is' : 'are'} refused`,
+    singles.map((i) => ({
       file: files[i]!,
-      message: `evaluating this file${alone ? '' : ' (with the others named)'} ${what} the ${limit} of cue allows: a small file that expands (a comprehension, a list or struct doubled again and again) is refused`,
+      message: `evaluating this file alone ${what} the ${limit} of cue allows: a small file that expands (a comprehension, a list or struct doubled again and again) is refused`,
     })),
   );
 }

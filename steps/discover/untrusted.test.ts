@@ -160,7 +160,7 @@ ${lint}`,
     ]);
   });
 
-  it('refuses an import hidden behind a declaration attribute, and could not resolve one anyway', async () => {
+  it('refuses an import hidden behind a declaration attribute', async () => {
     const r = await repo(
       sampleRepo({ 'libs/common/.forge/project.cue': 'package project\n@x()\nimport o "forge.local/discover/f/2:project"\nname: o.name\n' + lint }),
     );
@@ -207,9 +207,18 @@ ci: phases: lint: l: {action: "script", target: "echo", args: list.FlattenN(_a24
       {
         file: 'services/bomb/.forge/project.cue',
         message:
-          'evaluating this file needs more memory than the 256 MiB memory limit of cue allows: a small file that expands (a comprehension, a list or struct doubled again and again) is refused',
+          'evaluating this file alone needs more memory than the 256 MiB memory limit of cue allows: a small file that expands (a comprehension, a list or struct doubled again and again) is refused',
       },
     ]);
     expect(seconds).toBeLessThan(60);
+  });
+
+  it('names every file that expands alone, and only those', async () => {
+    const r = await repo(sampleRepo({ 'services/bomb/.forge/project.cue': bomb, 'libs/bomb2/.forge/project.cue': bomb.replace('"bomb"', '"bomb-two"') }));
+    const e = await failure(discover({ source: r.dir }));
+    expect(e.message).toBe(
+      'cue stopped at its 256 MiB memory limit evaluating the forge configuration: libs/bomb2/.forge/project.cue, services/bomb/.forge/project.cue are refused',
+    );
+    expect(e.details.map((d) => d.file)).toEqual(['libs/bomb2/.forge/project.cue', 'services/bomb/.forge/project.cue']);
   });
 });

@@ -101,9 +101,10 @@ export async function cueExport(opts: CueExportOptions): Promise<unknown> {
     if (result.stderr.length < CUE_LIMITS.stderrBytes) throw new CueLimitExceeded('output', outputBytes);
     throw new CueFailure(parseCueDiagnostics(result.stderr), result.stderr); // what fits of a very long error list
   }
-  // The Go runtime's own words when the data limit refuses it more memory (an allocation it
-  // cannot recover from, or a fault where a mapping it asked for was refused); SIGKILL: the OOM killer.
-  if (/^fatal error: (runtime: )?(out of memory|cannot allocate memory)|SIGSEGV|segmentation violation/m.test(result.stderr) || result.signal === 'SIGKILL' || result.signal === 'SIGSEGV') {
+  // The Go runtime dies in several ways when the data limit refuses it memory: "fatal error:
+  // runtime: cannot allocate memory", a SIGSEGV where a mapping was refused, "runtime/cgo:
+  // pthread_create failed" (thread stacks count too) and SIGABRT. SIGKILL: the OOM killer.
+  if (RUNTIME_DEATH.test(result.stderr) || (result.signal !== undefined && result.signal !== 'SIGTERM')) {
     throw new CueLimitExceeded('memory', memoryBytes);
   }
   if (result.exitCode !== 0 || result.signal) {
@@ -115,6 +116,8 @@ export async function cueExport(opts: CueExportOptions): Promise<unknown> {
     throw new ForgeError('TOOL_FAILED', `cue export printed output that is not JSON (${result.stdout.slice(0, 80)}…)`, [], { cause });
   }
 }
+
+const RUNTIME_DEATH = /^(fatal error: |runtime: |runtime\/cgo: |SIG[A-Z]+: |unexpected fault address|\[signal SIG)/m;
 
 /** `prlimit` (util-linux, in every Debian image) applies the memory and CPU limits to cue. */
 function prlimitPath(): string {
