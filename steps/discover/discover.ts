@@ -1,11 +1,11 @@
-import picomatch from 'picomatch';
 import { ForgeError } from '../lib/errors.ts';
 import { FULL_SHA, isGitUrl, openSource } from '../lib/git.ts';
 import { redactUrl } from '../lib/log.ts';
 import { buildDiscovery, MAX_OUTPUT_BYTES, type DiscoveryOutput } from './contract.ts';
 import { evaluateForgeFiles, type EvaluateLimits } from './evaluate.ts';
 import { findForgeFiles } from './find.ts';
-import { checkGlobs, printable, refProblem } from './limits.ts';
+import { compileGlobs } from './globs.ts';
+import { printable, refProblem } from './limits.ts';
 
 export interface DiscoverOptions {
   /** A local path inside a git work tree, or a git URL. */
@@ -14,7 +14,7 @@ export interface DiscoverOptions {
   commit?: string;
   branch?: string;
   tag?: string;
-  /** Only keep projects whose directory matches one of these globs (`services/**`). */
+  /** Only keep projects whose directory matches one of these globs (`services/**`; steps/discover/globs.ts). */
   paths?: string[];
   /** Number of phase-group slots of the pipeline (platform config). */
   slots?: number;
@@ -42,7 +42,7 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
     const problem = value === undefined ? undefined : refProblem(value);
     if (problem) throw new ForgeError('INVALID_ARGS', `${name} "${printable(value!)}" is refused: ${problem}`);
   }
-  if (opts.paths) checkGlobs(opts.paths);
+  const matches = opts.paths?.length ? compileGlobs(opts.paths) : undefined;
   const progress = opts.onProgress ?? (() => undefined);
   let t = performance.now();
   const lap = () => {
@@ -56,7 +56,6 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
     const checkoutMs = lap();
     progress(1, 4, 'checked out');
     const files = await findForgeFiles(checkout.dir);
-    const matches = opts.paths?.length ? picomatch(opts.paths, { dot: true }) : undefined;
     const projectFiles = files.projects.filter((f) => !matches || matches(f.slice(0, -'/.forge/project.cue'.length) || '.'));
     const findMs = lap();
     progress(2, 4, `found ${projectFiles.length} project(s)`);

@@ -69,7 +69,7 @@ export function refProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** Path filter globs: bounded count and length, printable. picomatch compiles them; the bounds keep that cheap. */
+/** Path filter globs (steps/discover/globs.ts): bounded count and length, printable. */
 export function checkGlobs(globs: string[]): void {
   const details: ForgeErrorDetail[] = [];
   if (globs.length > LIMITS.globs) details.push({ field: '--paths', message: `${globs.length} globs, at most ${LIMITS.globs} are allowed` });

@@ -40,6 +40,14 @@ describe('untrusted repository: regular expressions run in linear time', () => {
     expect(hit.output.releaseProjects).toEqual(['common']);
   });
 
+  it('matches a --paths glob that backtracks in picomatch at once', async () => {
+    const r = await repo(sampleRepo({ [`x/${'a'.repeat(60)}/.forge/project.cue`]: project('many-a') }));
+    const started = performance.now();
+    const { output } = await discover({ source: r.dir, paths: [`x/${'*a'.repeat(12)}*b`, 'libs/**'] });
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(output.projects.map((p) => p.name)).toEqual(['common']);
+  });
+
   it('refuses backreferences and lookaround, naming the file and field', async () => {
     const r = await repo(
       sampleRepo({
