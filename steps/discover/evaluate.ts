@@ -82,7 +82,7 @@ export async function evaluateForgeFiles(root: string, repoFile: string, project
  * package), the shipped schema, and each file's text copied — never linked — to `f/<i>/`.
  * Returns the module path.
  */
-export async function writeModule(work: string, files: string[], texts: string[]): Promise<string> {
+export async function writeModule(work: string, files: string[], texts: (string | Buffer)[]): Promise<string> {
   const module = `forge.local/discover-${randomBytes(8).toString('hex')}`;
   await mkdir(join(work, 'cue.mod'), { recursive: true });
   await writeFile(join(work, 'cue.mod', 'module.cue'), `module: "${module}"\nlanguage: version: "v0.14.0"\n`);

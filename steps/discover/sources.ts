@@ -11,9 +11,9 @@ import { LIMITS } from './limits.ts';
  * (`@extern(embed)` reads other files, `@if` drops the file), and imports of anything but CUE's
  * standard library — another project's package or a module (docs/discovery-contract.md).
  * `files[0]` is `.forge/repo.cue` (package repo), the rest `project.cue` (package project).
- * Returns the texts in the same order.
+ * Returns the bytes in the same order (what cue gets is exactly what was checked).
  */
-export async function readForgeSources(root: string, files: string[]): Promise<string[]> {
+export async function readForgeSources(root: string, files: string[]): Promise<Buffer[]> {
   const sizes = await Promise.all(files.map(async (file) => (await lstat(join(root, file))).size));
   const tooLarge: ForgeErrorDetail[] = files.flatMap((file, i) =>
     sizes[i]! > LIMITS.cueFileBytes ? [{ file, message: `${sizes[i]} bytes, over the ${LIMITS.cueFileBytes / 1024} KiB limit of a forge configuration file` }] : [],
@@ -28,22 +28,22 @@ export async function readForgeSources(root: string, files: string[]): Promise<s
       tooLarge,
     );
   }
-  const texts = await Promise.all(files.map((file) => readFile(join(root, file), 'utf8')));
+  const contents = await Promise.all(files.map((file) => readFile(join(root, file))));
   const details: ForgeErrorDetail[] = [];
-  texts.forEach((text, i) => {
+  contents.forEach((bytes, i) => {
     const file = files[i]!;
-    if (Buffer.byteLength(text) > LIMITS.cueFileBytes) {
+    if (bytes.length > LIMITS.cueFileBytes) {
       details.push({ file, message: `over the ${LIMITS.cueFileBytes / 1024} KiB limit of a forge configuration file` });
       return;
     }
-    details.push(...headerProblems(file, text, i === 0 ? 'repo' : 'project'));
+    details.push(...headerProblems(file, bytes.toString('utf8'), i === 0 ? 'repo' : 'project'));
   });
   if (details.length > 0) {
     details.sort((a, b) => a.file!.localeCompare(b.file!) || (a.line ?? 0) - (b.line ?? 0));
     const files = new Set(details.map((d) => d.file)).size;
     throw new ForgeError('CUE_INVALID', `${files} forge configuration file(s) refused before evaluation (package, attributes, imports)`, details);
   }
-  return texts;
+  return contents;
 }
 
 function headerProblems(file: string, text: string, expected: string): ForgeErrorDetail[] {
