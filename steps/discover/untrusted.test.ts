@@ -60,6 +60,15 @@ describe('untrusted repository: regular expressions run in linear time', () => {
     expect(e.details.map((d) => d.message)).toContainEqual(expect.stringMatching(/^release trigger branch "\(\?!main\)" is refused: invalid or unsupported Perl syntax/));
   });
 
+  it('refuses more than 32 release triggers', async () => {
+    const on = Array.from({ length: 33 }, (_, i) => `{branch: "b${i}"}`).join(', ');
+    const r = await repo(sampleRepo({ 'libs/common/.forge/project.cue': project('common', `release: on: [${on}]\n`) }));
+    const e = await failure(discover({ source: r.dir }));
+    expect(e.code).toBe('CUE_INVALID');
+    expect(e.details).toEqual([expect.objectContaining({ file: 'libs/common/.forge/project.cue', line: 4, field: 'release.on' })]);
+    expect(e.details[0]!.message).toMatch(/does not satisfy list\.MaxItems\(32\)\): len\(list\) > MaxItems\(32\) \(33 > 32\)$/);
+  });
+
   it('refuses a branch pattern over 256 characters', async () => {
     const r = await repo(sampleRepo({ 'libs/common/.forge/project.cue': project('common', `release: on: [{branch: "${'a'.repeat(300)}"}]\n`) }));
     const e = await failure(discover({ source: r.dir }));
