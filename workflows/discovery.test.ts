@@ -10,7 +10,7 @@ import { OUTPUTS_DIR } from '../cdk8s/constructs/step-template.ts';
 import { loadPlatformConfig, type PlatformConfig } from '../cdk8s/platform-config.ts';
 import { options as discoverOptions } from '../steps/discover/cli.ts';
 import { createRepo, sampleRepo, type TempRepo } from '../test/helpers/git-repo.ts';
-import { DISCOVER_STEP, discoveryTemplate } from './discovery.ts';
+import { cueLimitSettings, DISCOVER_STEP, discoveryTemplate, quantityMiB } from './discovery.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 let config: PlatformConfig;
@@ -26,6 +26,22 @@ describe('forge-discovery template', () => {
     expect(outputs.filter((o) => /^group-\d+$/.test(o.name)).map((o) => o.name)).toEqual(['group-1', 'group-2', 'group-3', 'group-4']);
     expect(outputs.every((o) => o.valueFrom?.default !== undefined)).toBe(true);
     expect(step.container!.env!.find((e) => e.name === 'FORGE_SLOTS')!.value).toBe('4');
+  });
+
+  it("bounds cue inside the step container's memory limit and the step's deadline", () => {
+    expect(quantityMiB('512Mi')).toBe(512);
+    expect(quantityMiB('1Gi')).toBe(1024);
+    expect(quantityMiB('1G')).toBeCloseTo(953.67, 1);
+    expect(() => quantityMiB('lots')).toThrow(/quantity/);
+    const step = discoveryTemplate(config).spec.templates!.find((x) => x.name === DISCOVER_STEP)!;
+    const env = (name: string) => step.container!.env!.find((e) => e.name === name)?.value;
+    const limitMiB = quantityMiB(step.container!.resources!.limits!.memory as string);
+    expect(Number(env('FORGE_CUE_MEMORY_MIB'))).toBe(Math.floor(limitMiB / 2));
+    expect(Number(env('FORGE_CUE_MEMORY_MIB'))).toBeLessThan(limitMiB);
+    // one run plus the search for the culprit (twice that) fits in the step's deadline
+    expect(3 * Number(env('FORGE_CUE_TIMEOUT_SECONDS'))).toBeLessThan(Number(step.activeDeadlineSeconds));
+    const large = { ...config, steps: { ...config.steps, resources: { ...config.steps.resources, limits: { cpu: '1', memory: '2Gi' } } } };
+    expect(cueLimitSettings(large)['cue-memory-mib']).toBe('1024');
   });
 
   it('keeps the discovery JSON as an artifact only when an artifact repository is configured', () => {

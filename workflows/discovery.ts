@@ -33,6 +33,30 @@ export function discoveryOutputs(slots: number): StepOutput[] {
 }
 
 /**
+ * The cue process's share of the step container: half its memory limit (Node, git and the
+ * output files keep the other half; at least the 128 MiB cue needs to start: its runtime maps
+ * about 100 MiB of data segment before it reads anything), and a quarter of the step's deadline per cue run, so that
+ * the run and the search for the file that exceeded a limit (at most twice that again) end
+ * before Argo's deadline does.
+ */
+export function cueLimitSettings(config: PlatformConfig): { 'cue-memory-mib': string; 'cue-timeout-seconds': string } {
+  const limitMiB = quantityMiB(config.steps.resources.limits.memory);
+  return {
+    'cue-memory-mib': String(Math.max(128, Math.floor(limitMiB / 2))),
+    'cue-timeout-seconds': String(Math.max(5, Math.min(60, Math.floor(config.pipeline.discoveryTimeoutSeconds / 4)))),
+  };
+}
+
+const UNIT: Record<string, number> = { '': 1, m: 0.001, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** A Kubernetes memory quantity (`512Mi`, `1G`, `1073741824`) in MiB. */
+export function quantityMiB(quantity: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(quantity);
+  if (!m) throw new Error(`not a Kubernetes memory quantity: ${quantity}`);
+  return (Number(m[1]) * UNIT[m[2] ?? '']!) / 2 ** 20;
+}
+
+/**
  * forge-discovery: finds the projects of one commit, validates their CUE configuration and
  * plans the run (docs/templates/forge-discovery.md). Submittable alone; forge-pipeline calls its
  * `discover` template through templateRef.
@@ -43,7 +67,7 @@ export function discoveryTemplate(config: PlatformConfig): IWorkflowTemplate {
     name: DISCOVER_STEP,
     command: 'discover',
     inputs: discoveryInputs,
-    settings: { slots: String(slots), output: 'json' },
+    settings: { slots: String(slots), output: 'json', ...cueLimitSettings(config) },
     outputs: discoveryOutputs(slots),
     artifacts: [{ name: 'discovery', file: 'discovery.json', description: 'The full discovery output (docs/discovery-contract.md).' }],
     timeoutSeconds: config.pipeline.discoveryTimeoutSeconds,

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { reportProgress, writeOutput } from '../lib/argo-io.ts';
+import { CUE_LIMITS } from '../lib/cue.ts';
 import { parseToolArgs, runMain } from '../lib/cli.ts';
 import { createLogger } from '../lib/log.ts';
 import type { DiscoveryOutput } from './contract.ts';
@@ -21,6 +22,9 @@ Options (each may also come from FORGE_<OPTION>, e.g. FORGE_COMMIT):
   --tag NAME          tag being built (evaluates tag release triggers)
   --paths GLOB        only projects under these directories (repeatable, comma-separated in env)
   --slots N           phase-group slots of the pipeline (default ${DEFAULT_SLOTS})
+  --cue-memory-mib N  memory limit of the cue process in MiB (default ${CUE_LIMITS.memoryBytes / 1024 / 1024};
+                      forge-discovery sets half the step container's memory limit)
+  --cue-timeout-seconds N  time limit of one cue run (default ${CUE_LIMITS.timeoutMs / 1000})
   --output FORMAT     table (default) or json
   --outputs-dir DIR   also write Argo output files to DIR (discovery.json, group-N, ...)
 `;
@@ -32,6 +36,8 @@ export const options = {
   tag: { type: 'string' },
   paths: { type: 'string', multiple: true },
   slots: { type: 'string' },
+  'cue-memory-mib': { type: 'string' },
+  'cue-timeout-seconds': { type: 'string' },
   output: { type: 'string' },
   'outputs-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -44,6 +50,8 @@ const schema = z.object({
   tag: z.string().optional(),
   paths: z.array(z.string()).optional(),
   slots: z.coerce.number().int().min(1).max(20).default(DEFAULT_SLOTS),
+  'cue-memory-mib': z.coerce.number().int().min(128).max(65_536).optional(),
+  'cue-timeout-seconds': z.coerce.number().int().min(1).max(3600).optional(),
   output: z.enum(['table', 'json']).default('table'),
   'outputs-dir': z.string().optional(),
   help: z.boolean().optional(),
@@ -68,6 +76,10 @@ export async function main(argv: string[]): Promise<void> {
       tag: orUndefined(values.tag),
       paths: values.paths?.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean),
       slots: values.slots,
+      cueLimits: {
+        ...(values['cue-memory-mib'] ? { memoryBytes: values['cue-memory-mib'] * 1024 * 1024 } : {}),
+        ...(values['cue-timeout-seconds'] ? { timeoutMs: values['cue-timeout-seconds'] * 1000 } : {}),
+      },
       onProgress: (done, total, what) => {
         log.info({ done, total }, what);
         void reportProgress(done, total);

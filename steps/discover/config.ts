@@ -1,10 +1,15 @@
 import { z } from 'zod';
+import { LIMITS, NAME } from './limits.ts';
 
 /**
  * TypeScript view of what `cue export` returns after the schema (steps/lib/cue/forge.cue) has
  * validated and defaulted the files. CUE is the validator users see; these types only make the
  * evaluated values usable from TypeScript, and catch a schema/code mismatch early.
  */
+/** Every name that reaches a task id, an Argo parameter or a Kubernetes name: `#Name` of the shipped schema. */
+const name = z.string().max(LIMITS.nameLength).regex(NAME, 'must be lower-case kebab-case (a-z, 0-9, -)');
+const duration = z.string().max(32).regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/, 'must be a duration such as "90s" or "1h30m"');
+
 const secretRef = z.object({
   provider: z.enum(['aws', 'vault', 'github-oidc', 'kubernetes', 'env']),
   path: z.string().optional(),
@@ -17,17 +22,17 @@ const secretRef = z.object({
 });
 
 export const phaseSchema = z.object({
-  group: z.number().int(),
+  group: z.number().int().min(1).max(100),
   description: z.string(),
-  timeout: z.string(),
+  timeout: duration,
   required: z.boolean(),
 });
 
 export const repoConfigSchema = z.object({
   forgeVersion: z.string(),
   tagging: z.object({ strategy: z.enum(['monorepo', 'tag-all']) }),
-  phases: z.record(z.string(), phaseSchema).default({}),
-  publishers: z.record(z.string(), z.looseObject({ type: z.string(), credentials: secretRef.optional() })).default({}),
+  phases: z.record(name, phaseSchema).default({}),
+  publishers: z.record(name, z.looseObject({ type: z.string(), credentials: secretRef.optional() })).default({}),
 });
 
 export const stepSchema = z.object({
@@ -36,7 +41,7 @@ export const stepSchema = z.object({
   priority: z.number().int(),
   args: z.array(z.string()),
   secrets: z.array(secretRef),
-  timeout: z.string().optional(),
+  timeout: duration.optional(),
 });
 
 const producer = z.object({ target: z.string(), args: z.array(z.string()) });
@@ -44,16 +49,16 @@ const producer = z.object({ target: z.string(), args: z.array(z.string()) });
 export const artifactSchema = z.object({
   type: z.enum(['container', 'binary', 'archive']),
   producer: z.object({ earthly: producer.optional(), script: producer.optional() }),
-  publishers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  publishers: z.record(name, z.record(z.string(), z.unknown())).default({}),
 });
 
-export const triggerSchema = z.union([z.object({ branch: z.string() }), z.object({ tag: z.literal(true) })]);
+export const triggerSchema = z.union([z.object({ branch: z.string().min(1) }), z.object({ tag: z.literal(true) })]);
 
 export const projectConfigSchema = z.object({
-  name: z.string(),
-  ci: z.object({ phases: z.record(z.string(), z.record(z.string(), stepSchema)).default({}) }).default({ phases: {} }),
-  artifacts: z.record(z.string(), artifactSchema).default({}),
-  release: z.object({ on: z.array(triggerSchema), enabled: z.boolean() }).default({ on: [], enabled: true }),
+  name,
+  ci: z.object({ phases: z.record(name, z.record(name, stepSchema)).default({}) }).default({ phases: {} }),
+  artifacts: z.record(name, artifactSchema).default({}),
+  release: z.object({ on: z.array(triggerSchema).max(LIMITS.triggers), enabled: z.boolean() }).default({ on: [], enabled: true }),
   deployment: z.object({ resources: z.array(z.looseObject({})).default([]) }).default({ resources: [] }),
 });
 

@@ -1,10 +1,11 @@
-import picomatch from 'picomatch';
 import { ForgeError } from '../lib/errors.ts';
 import { FULL_SHA, isGitUrl, openSource } from '../lib/git.ts';
 import { redactUrl } from '../lib/log.ts';
 import { buildDiscovery, MAX_OUTPUT_BYTES, type DiscoveryOutput } from './contract.ts';
-import { evaluateForgeFiles } from './evaluate.ts';
+import { evaluateForgeFiles, type EvaluateLimits } from './evaluate.ts';
 import { findForgeFiles } from './find.ts';
+import { compileGlobs } from './globs.ts';
+import { printable, refProblem } from './limits.ts';
 
 export interface DiscoverOptions {
   /** A local path inside a git work tree, or a git URL. */
@@ -13,10 +14,12 @@ export interface DiscoverOptions {
   commit?: string;
   branch?: string;
   tag?: string;
-  /** Only keep projects whose directory matches one of these globs (`services/**`). */
+  /** Only keep projects whose directory matches one of these globs (`services/**`; steps/discover/globs.ts). */
   paths?: string[];
   /** Number of phase-group slots of the pipeline (platform config). */
   slots?: number;
+  /** Memory and time limits of cue (the step's share of its container's memory limit). */
+  cueLimits?: EvaluateLimits;
   /** Called as the work advances, for progress reporting (done, total). */
   onProgress?: (done: number, total: number, what: string) => void;
 }
@@ -33,8 +36,13 @@ export const DEFAULT_SLOTS = 6;
 /** Discovery end to end: checkout → find → evaluate with cue → contract. Nothing is written. */
 export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
   if (opts.commit && !FULL_SHA.test(opts.commit) && opts.commit !== 'HEAD') {
-    throw new ForgeError('INVALID_ARGS', `commit must be a full 40-character hexadecimal SHA, got "${opts.commit}"`);
+    throw new ForgeError('INVALID_ARGS', `commit must be a full 40-character hexadecimal SHA, got "${printable(opts.commit)}"`);
   }
+  for (const [name, value] of [['--branch', opts.branch], ['--tag', opts.tag]] as const) {
+    const problem = value === undefined ? undefined : refProblem(value);
+    if (problem) throw new ForgeError('INVALID_ARGS', `${name} "${printable(value!)}" is refused: ${problem}`);
+  }
+  const matches = opts.paths?.length ? compileGlobs(opts.paths) : undefined;
   const progress = opts.onProgress ?? (() => undefined);
   let t = performance.now();
   const lap = () => {
@@ -48,12 +56,11 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
     const checkoutMs = lap();
     progress(1, 4, 'checked out');
     const files = await findForgeFiles(checkout.dir);
-    const matches = opts.paths?.length ? picomatch(opts.paths, { dot: true }) : undefined;
     const projectFiles = files.projects.filter((f) => !matches || matches(f.slice(0, -'/.forge/project.cue'.length) || '.'));
     const findMs = lap();
     progress(2, 4, `found ${projectFiles.length} project(s)`);
     // Discovering a work tree in place: its current branch is the natural default.
-    const branch = opts.branch ?? (opts.tag ? undefined : checkout.branch);
+    const branch = opts.branch ?? (opts.tag || (checkout.branch && refProblem(checkout.branch)) ? undefined : checkout.branch);
     const source: DiscoveryOutput['source'] = {
       ...(isGitUrl(opts.source) ? { repository: redactUrl(opts.source) } : {}),
       commit: checkout.commit,
@@ -71,7 +78,7 @@ export async function discover(opts: DiscoverOptions): Promise<DiscoverResult> {
       const output = emptyDiscovery(source, slots, 'no .forge/repo.cue: not a forge repository, nothing to run');
       return finish(output, { checkoutMs, findMs, evaluateMs: 0, buildMs: 0 });
     }
-    const evaluated = await evaluateForgeFiles(checkout.dir, files.repo, projectFiles);
+    const evaluated = await evaluateForgeFiles(checkout.dir, files.repo, projectFiles, opts.cueLimits);
     const evaluateMs = lap();
     progress(3, 4, 'evaluated configuration');
     const output = buildDiscovery({

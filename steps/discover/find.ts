@@ -2,6 +2,7 @@ import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
 import { listFiles } from '../lib/git.ts';
+import { LIMITS, pathProblem, printable } from './limits.ts';
 
 export interface ForgeFiles {
   /** `.forge/repo.cue`, when the repository has one. */
@@ -16,9 +17,25 @@ export interface ForgeFiles {
  * Finds the forge configuration files of a checkout. Git decides what exists (`.gitignore` is
  * honoured as git honours it); symbolic links are skipped (a link could point outside the
  * repository or make one project appear twice); a `.forge` inside another `.forge` is an error.
+ * The repository is not trusted: a path outside the plain character set, too long or too deep,
+ * and more projects than LIMITS.projects refuse the run (the path is printed escaped).
  */
 export async function findForgeFiles(root: string): Promise<ForgeFiles> {
   const candidates = await listFiles(root, [':(glob)**/.forge/repo.cue', ':(glob)**/.forge/project.cue']);
+  if (candidates.length > LIMITS.projects + 1) {
+    throw new ForgeError(
+      'DISCOVERY_INVALID',
+      `the repository has ${candidates.length} forge configuration files; discovery reads at most ${LIMITS.projects} projects per run: split the repository or narrow discovery with a path filter`,
+      [{ file: printable(candidates[LIMITS.projects + 1]!), message: `project ${LIMITS.projects + 1} and later are over the limit` }],
+    );
+  }
+  const refused: ForgeErrorDetail[] = candidates.flatMap((file) => {
+    const problem = pathProblem(file);
+    return problem ? [{ file: printable(file), message: problem }] : [];
+  });
+  if (refused.length > 0) {
+    throw new ForgeError('DISCOVERY_INVALID', `${refused.length} forge configuration file path(s) refused`, refused);
+  }
   const nested: ForgeErrorDetail[] = [];
   const found: ForgeFiles = { projects: [], skipped: [] };
   for (const file of candidates) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProjectConfig, RepoConfig } from './config.ts';
-import { evaluateTriggers, tagReleases } from './triggers.ts';
+import { evaluateTriggers, invalidBranchPatterns, tagReleases } from './triggers.ts';
 
 const repo = (strategy: 'monorepo' | 'tag-all'): RepoConfig => ({ forgeVersion: 'v1.0.0', tagging: { strategy }, phases: {}, publishers: {} });
 const project = (on: ProjectConfig['release']['on'], enabled = true): ProjectConfig => ({
@@ -18,6 +18,12 @@ describe('release triggers', () => {
     expect(evaluateTriggers(p, repo('monorepo'), { branch: 'old-release/1.2' }).triggered).toBe(false);
     expect(evaluateTriggers(project([{ branch: 'main' }]), repo('monorepo'), { branch: 'main-2' }).triggered).toBe(false);
     expect(evaluateTriggers(project([{ branch: 'main|develop' }]), repo('monorepo'), { branch: 'develop' }).triggered).toBe(true);
+  });
+
+  it('runs branch patterns on RE2: (a+)+b against 100,000 a is linear, not exponential', () => {
+    const started = performance.now();
+    expect(evaluateTriggers(project([{ branch: '(a+)+b' }, { branch: '(x+x+)+y' }]), repo('monorepo'), { branch: 'a'.repeat(100_000) }).triggered).toBe(false);
+    expect(performance.now() - started).toBeLessThan(2000); // JavaScript's backtracking engine: beyond the age of the universe
   });
 
   it('gives monorepo tags to their project only', () => {
@@ -39,6 +45,17 @@ describe('release triggers', () => {
     expect(evaluateTriggers(project([{ branch: 'main' }]), repo('tag-all'), { tag: 'v2.0.0' }).triggered).toBe(false);
     expect(evaluateTriggers(project([{ branch: 'main' }, { tag: true }], false), repo('tag-all'), { branch: 'main', tag: 'v2.0.0' }).triggered).toBe(false);
     expect(evaluateTriggers(project([]), repo('monorepo'), { branch: 'main' }).triggered).toBe(false);
+  });
+});
+
+describe('branch patterns RE2 refuses', () => {
+  it('names backreferences, lookaround and over-long patterns', () => {
+    expect(invalidBranchPatterns(project([{ branch: 'main' }, { tag: true }]))).toEqual([]);
+    const messages = invalidBranchPatterns(project([{ branch: '(a)\\1' }, { branch: '(?<=x)y' }, { branch: 'a'.repeat(257) }]));
+    expect(messages).toHaveLength(3);
+    expect(messages[0]).toMatch(/^release trigger branch "\(a\)\\\\1" is refused: invalid escape sequence/);
+    expect(messages[1]).toMatch(/is refused: invalid named capture/);
+    expect(messages[2]).toMatch(/is refused: longer than 256 characters/);
   });
 });
 
