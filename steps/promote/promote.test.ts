@@ -297,7 +297,8 @@ describe('verify-and-promote: only the incoming registry', () => {
     show((e as ForgeError).format());
     expect((e as ForgeError).message).toMatch(/is not in the incoming registry .*other-team/);
     expect(steps).toEqual(['resolve:false']);
-    const events = await records.listEvents({ digest: c.digest, limit: 5 });
-    expect(events[0]).toMatchObject({ outcome: 'refused', checkName: 'resolve' });
+    // The boundary is checked before any registry call, so the refusal names the source, not a digest.
+    const events = (await records.listEvents({ limit: 50 })).filter((ev) => ev.sourceReference === c.reference);
+    expect(events[0]).toMatchObject({ outcome: 'refused', checkName: 'resolve', digest: null });
   });
 });
