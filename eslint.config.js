@@ -15,6 +15,8 @@ const toolFolders = readdirSync(new URL('./steps', import.meta.url), { withFileT
 const layers = [
   // steps/lib is the bottom layer: it imports no step tool, template, chart or test.
   { target: './steps/lib/**', from: [stepTools, './steps/promote/**', './steps/cli.ts', './workflows/**', './cdk8s/**', './test/**', './examples/**'], message: 'steps/lib imports only steps/lib (docs/architecture.md, Layering)' },
+  // steps/local: real servers and images for local runs (the demo, `forge run`, the tests); above lib only.
+  { target: './steps/local/**', from: [stepTools, './steps/promote/**', './steps/cli.ts', './workflows/**', './cdk8s/**', './test/**', './examples/**'], message: 'steps/local imports only steps/lib and steps/local' },
   // A step tool uses steps/lib; only the chain (`promote`) and the CLI compose tools.
   { target: stepTools, from: ['./workflows/**', './cdk8s/**', './test/**', './examples/**'], message: 'a step tool imports only steps/lib (docs/architecture.md, Layering)' },
   ...toolFolders.map((tool) => ({ target: `./steps/${tool}/**`, from: [`./steps/!(lib|${tool})/**`], message: `steps/${tool} imports no other step tool: share through steps/lib (docs/architecture.md, Layering)` })),

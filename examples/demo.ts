@@ -25,8 +25,8 @@ import { openDatabase } from '../steps/lib/records/db.ts';
 import { PromotionRecords } from '../steps/lib/records/records.ts';
 import { toolPath } from '../steps/lib/tools.ts';
 import { promote, type PromoteConfig, type StepReport } from '../steps/promote/promote.ts';
-import { buildImage } from '../test/helpers/images.ts';
-import { startRegistry } from '../test/helpers/registry.ts';
+import { buildImage } from '../steps/local/images.ts';
+import { startRegistry } from '../steps/local/registry.ts';
 import { trivyReport } from '../test/helpers/trivy.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
