@@ -1,10 +1,16 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, buildImageWithFiles, describe as describeManifest, pushAttestationManifest, pushIndex } from '../../test/helpers/images.ts';
 import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
+import { openDatabase } from '../lib/records/db.ts';
+import { PromotionRecords } from '../lib/records/records.ts';
 import { evaluatePolicy } from '../policy/policy.ts';
+import { promote } from '../promote/promote.ts';
 import { resolveImage, trustedRepositoryFor } from './resolve.ts';
 
 /** resolve against a real registry: what it reads is what the policy gate checks. */
@@ -14,10 +20,15 @@ const forge = fileURLToPath(new URL('../../bin/forge.mjs', import.meta.url));
 const policy = { maxCompressedBytes: 10 * 1024 * 1024 };
 const repo = () => `${registry.host}/team/app-${++counter}`;
 
+let work: string;
 beforeAll(async () => {
   registry = await startRegistry();
+  work = await mkdtemp(join(tmpdir(), 'forge-resolve-test-'));
 }, 60_000);
-afterAll(async () => registry?.stop());
+afterAll(async () => {
+  await registry?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
 
 const failed = (checks: { passed: boolean; check: string; actual: string; platform?: string }[]) =>
   checks.filter((c) => !c.passed).map((c) => `${c.check}${c.platform ? ` (${c.platform})` : ''}: ${c.actual}`);
@@ -42,12 +53,26 @@ describe('the incoming boundary is checked before any registry is contacted', ()
     [(h: string) => `${h}/team-evil/app:1`, /is not in the incoming registry/],
     [(h: string) => `${h}/team/../other/app:1`, /path component 2 "\.\." is a relative path segment/],
     [(h: string) => `${h}/team//app:1`, /path component 2 "" is empty/],
-  ])('forge resolve refuses %s without a connection', async (make, message) => {
+  ])('forge resolve (the CLI) refuses %s without a connection', async (make, message) => {
     // The incoming registry is the trap itself, so any registry call would show as a connection.
     const r = await execa(forge, ['resolve', '--image', make(trapHost), '--incoming', `${trapHost}/team`, '--trusted', `${registry.host}/forge`], { reject: false });
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toMatch(message);
     expect(connections).toBe(0);
+  });
+
+  it('forge promote refuses an image outside incoming without a connection, and records the refusal', async () => {
+    const db = await openDatabase({ dataDir: join(work, 'records') });
+    try {
+      const records = new PromotionRecords(db);
+      const config = { incoming: `${trapHost}/team`, trusted: `${registry.host}/forge`, workflow: { name: 'boundary', uid: '00000000-0000-0000-0000-00000000000b' } };
+      const image = `${trapHost}/other/app:1`;
+      await expect(promote(image, config as Parameters<typeof promote>[1], records)).rejects.toThrow(/is not in the incoming registry/);
+      expect((await records.listEvents({ limit: 5 })).filter((e) => e.sourceReference === image)).toMatchObject([{ outcome: 'refused', checkName: 'resolve' }]);
+      expect(connections).toBe(0);
+    } finally {
+      await db.close();
+    }
   });
 
   it('maps the path below incoming to the same path below trusted', () => {
