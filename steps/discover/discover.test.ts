@@ -2,30 +2,13 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRepo, sampleRepo, type TempRepo } from '../../test/helpers/git-repo.ts';
-import { ForgeError } from '../lib/errors.ts';
+import { failure } from '../../test/helpers/forge-error.ts';
+import { sampleRepo, tempRepos } from '../../test/helpers/git-repo.ts';
 import { writeArgoOutputs } from './cli.ts';
 import { discover } from './discover.ts';
 
-const repos: TempRepo[] = [];
-async function repo(files: Record<string, string>, opts?: Parameters<typeof createRepo>[1]) {
-  const r = await createRepo(files, opts);
-  repos.push(r);
-  return r;
-}
-afterEach(async () => {
-  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
-});
-
-/** Runs discovery expecting it to fail and returns the ForgeError. */
-async function failure(p: Promise<unknown>): Promise<ForgeError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ForgeError);
-  return e as ForgeError;
-}
+const { repo, cleanup } = tempRepos();
+afterEach(cleanup);
 
 describe('discover: a valid repository', () => {
   it('builds projects, phase groups, slots and release triggers', async () => {

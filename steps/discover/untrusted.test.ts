@@ -1,30 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRepo, sampleRepo, type TempRepo } from '../../test/helpers/git-repo.ts';
-import { ForgeError } from '../lib/errors.ts';
+import { failure } from '../../test/helpers/forge-error.ts';
+import { sampleRepo, tempRepos } from '../../test/helpers/git-repo.ts';
 import { discover } from './discover.ts';
 
 /**
  * Issue 8 case 9: a repository is hostile. Each attack runs through `discover` against real
  * `git` and `cue`, and must end in a refusal that names the file (and field or import), fast.
  */
-const repos: TempRepo[] = [];
-async function repo(files: Record<string, string>) {
-  const r = await createRepo(files);
-  repos.push(r);
-  return r;
-}
-afterEach(async () => {
-  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
-});
-
-async function failure(p: Promise<unknown>): Promise<ForgeError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ForgeError);
-  return e as ForgeError;
-}
+const { repo, cleanup } = tempRepos();
+afterEach(cleanup);
 
 const lint = 'ci: phases: lint: l: {action: "earthly", target: "+lint"}\n';
 const project = (name: string, extra = '') => `package project\nname: "${name}"\n${lint}${extra}`;

@@ -89,3 +89,21 @@ ci: phases: lint: check: {action: "earthly", target: "+lint"}
     ...overrides,
   };
 }
+
+/**
+ * Temporary repositories for one test file: `repo(files)` makes one, and every repository made
+ * is removed after each test (register `cleanup` with afterEach).
+ */
+export function tempRepos(): { repo: typeof createRepo; cleanup: () => Promise<void> } {
+  const made: TempRepo[] = [];
+  return {
+    async repo(files, opts) {
+      const r = await createRepo(files, opts);
+      made.push(r);
+      return r;
+    },
+    cleanup: async () => {
+      await Promise.all(made.splice(0).map((r) => r.cleanup()));
+    },
+  };
+}

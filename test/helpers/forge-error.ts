@@ -1,0 +1,12 @@
+import { expect } from 'vitest';
+import { ForgeError } from '../../steps/lib/errors.ts';
+
+/** Awaits a promise that must reject with a ForgeError, and returns that error. */
+export async function failure(p: Promise<unknown>): Promise<ForgeError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ForgeError);
+  return e as ForgeError;
+}
