@@ -7,8 +7,9 @@
  *   3. run discovery exactly as the forge-discovery step does (URL + commit + branch), writing
  *      the Argo output files, and print what each phase-group slot will run
  *   4. verify-and-promote an api-server image: two local registries (incoming, trusted), cosign
- *      keys made here, a one-layer image built with crane and signed, then promoted, attested
- *      and recorded (embedded PGlite); then an unsigned image, refused
+ *      keys made here, a one-layer image built with crane and signed, its scan report signed by a
+ *      local scanner key as a vulnerability attestation, then promoted, attested and recorded
+ *      (embedded PGlite); then an unsigned image, refused
  */
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,8 @@ import { writeArgoOutputs } from '../steps/discover/cli.ts';
 import { discover } from '../steps/discover/discover.ts';
 import { formatTable } from '../steps/discover/format.ts';
 import { isForgeError } from '../steps/lib/errors.ts';
-import { generateKeyPair, signImage } from '../steps/lib/cosign.ts';
+import { attestImage, generateKeyPair, signImage } from '../steps/lib/cosign.ts';
+import { VULN_PREDICATE_SHORT, vulnPredicate } from '../steps/lib/predicates.ts';
 import { openDatabase } from '../steps/lib/records/db.ts';
 import { PromotionRecords } from '../steps/lib/records/records.ts';
 import { toolPath } from '../steps/lib/tools.ts';
@@ -57,14 +59,21 @@ async function promoteDemo(work: string, commit: string): Promise<void> {
     const digest = await buildImage(`${repository}:sha-${commit.slice(0, 12)}`, { user: '65532' });
     await signImage(`${repository}@${digest}`, { key: developer.privateKey, transparencyLog: false });
     process.stdout.write(`built and signed ${repository}:sha-${commit.slice(0, 12)} → ${digest}\n`);
-    // Trivy's vulnerability database cannot be downloaded here: the gate reads a report made elsewhere.
-    const report = join(work, 'api-server.trivy.json');
-    await writeFile(report, JSON.stringify(trivyReport(repository, digest, '65532', [{ id: 'CVE-2024-0001', pkg: 'zlib', severity: 'LOW' }])));
+    // Trivy's vulnerability database cannot be downloaded here: a report made elsewhere is signed by a
+    // local scanner key as the image's vulnerability attestation, the only scan result the gate trusts.
+    const scanner = await generateKeyPair(await mkdtemp(join(work, 'scanner-key-')));
+    const attestScan = async (image: string, report: object) => {
+      const file = join(work, 'vuln.json');
+      await writeFile(file, JSON.stringify(vulnPredicate(report)));
+      await attestImage(image, file, VULN_PREDICATE_SHORT, { key: scanner.privateKey, transparencyLog: false });
+    };
+    await attestScan(`${repository}@${digest}`, trivyReport(repository, digest, '65532', [{ id: 'CVE-2024-0001', pkg: 'zlib', severity: 'LOW' }]));
+    process.stdout.write(`scanner signed its report as the vulnerability attestation of ${digest}\n`);
     const config: PromoteConfig = {
       incoming: incoming.host,
       trusted: `${trusted.host}/forge`,
       verify: { key: developer.publicKey, transparencyLog: false },
-      scanReport: report,
+      scanSource: { kind: 'attestation', scanner: { key: scanner.publicKey, transparencyLog: false, label: 'demo scanner' } },
       scan: {},
       policy: { maxCompressedBytes: 2 * 1024 ** 3 },
       attest: { key: promotion.privateKey, verifyKey: promotion.publicKey },
@@ -78,7 +87,7 @@ async function promoteDemo(work: string, commit: string): Promise<void> {
 
     say('forge promote of an unsigned image: refused, the trusted registry untouched');
     const unsigned = await buildImage(`${incoming.host}/forge-demo/unsigned:1.0.0`, { user: '65532' });
-    await writeFile(report, JSON.stringify(trivyReport(`${incoming.host}/forge-demo/unsigned`, unsigned, '65532')));
+    await attestScan(`${incoming.host}/forge-demo/unsigned@${unsigned}`, trivyReport(`${incoming.host}/forge-demo/unsigned`, unsigned, '65532'));
     await promote(`${incoming.host}/forge-demo/unsigned:1.0.0`, config, records, print).then(
       () => {
         throw new Error('the unsigned image was promoted');

@@ -1,6 +1,7 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { standardLabels } from '../constructs/labels.ts';
+import { PROMOTION_PREDICATE_TYPE, VULN_PREDICATE_TYPE } from '../../steps/lib/predicates.ts';
 import type { AdmissionConfig, PlatformConfig, VerificationKey } from '../platform-config.ts';
 
 /**
@@ -12,7 +13,10 @@ import type { AdmissionConfig, PlatformConfig, VerificationKey } from '../platfo
  * 2. are pinned by digest (`@sha256:<64 hex>`),
  * 3. carry a cosign signature by the signing key (PEM or KMS URI), and
  * 4. unless switched off, carry the promotion attestation
- *    (`https://forge.dev/attestations/promotion/v1`) signed by the attestation key.
+ *    (`https://forge.dev/attestations/promotion/v1`) signed by the attestation key, and
+ * 5. when switched on (`requireVulnerabilityAttestation`), carry the vulnerability attestation
+ *    (`https://cosign.sigstore.dev/attestation/vuln/v1`, `cosign attest --type vuln`) signed by the
+ *    scanner key: the same scan result verify-and-promote's scan gate trusts.
  *
  * Two forms (docs/admission.md says which Kyverno versions take which):
  * - `ImageValidatingPolicy` (default): a `ValidatingPolicy` for 1 and 2 (pure CEL over every image,
@@ -27,7 +31,7 @@ import type { AdmissionConfig, PlatformConfig, VerificationKey } from '../platfo
  * typed by the small interfaces below: no CRD import.
  */
 
-export const PROMOTION_PREDICATE_TYPE = 'https://forge.dev/attestations/promotion/v1';
+export { PROMOTION_PREDICATE_TYPE, VULN_PREDICATE_TYPE };
 export const CEL_POLICY_API_VERSION = 'policies.kyverno.io/v1';
 export const CLUSTER_POLICY_API_VERSION = 'kyverno.io/v1';
 /** The Rekor URL older ClusterPolicy schemas require next to `ignoreTlog` (not contacted when ignored). */
@@ -278,7 +282,19 @@ function imageSignaturePolicy(config: PlatformConfig, a: AdmissionConfig): Image
       reason: 'Forbidden',
     });
   }
-  const attestors = a.attestationKey && a.requirePromotionAttestation ? [...signers, ...attesters] : signers;
+  const scanner = a.requireVulnerabilityAttestation && a.scannerKey ? [cosignAttestor('scannerKey', a.scannerKey, a.transparencyLog)] : [];
+  if (scanner.length > 0) {
+    validations.push({
+      expression: `${all}.all(image, verifyAttestationSignatures(image, attestations.vulnerabilities, ${ref(scanner)}) > 0)`,
+      message: `every image from ${trusted}/ must carry the vulnerability attestation (${VULN_PREDICATE_TYPE}) signed by the platform scanner`,
+      reason: 'Forbidden',
+    });
+  }
+  const attestors = [...(a.attestationKey && a.requirePromotionAttestation ? [...signers, ...attesters] : signers), ...scanner];
+  const attestations = [
+    ...(a.requirePromotionAttestation ? [{ name: 'promotion', intoto: { type: PROMOTION_PREDICATE_TYPE } }] : []),
+    ...(scanner.length > 0 ? [{ name: 'vulnerabilities', intoto: { type: VULN_PREDICATE_TYPE } }] : []),
+  ];
   return {
     apiVersion: CEL_POLICY_API_VERSION,
     kind: 'ImageValidatingPolicy',
@@ -286,7 +302,8 @@ function imageSignaturePolicy(config: PlatformConfig, a: AdmissionConfig): Image
       POLICY_NAMES.imageSignatures,
       'Signed and promoted images',
       `Images from ${trusted}/ carry a cosign signature by the signing key` +
-        (a.requirePromotionAttestation ? ' and the promotion attestation.' : '.') +
+        (a.requirePromotionAttestation ? ' and the promotion attestation' : '') +
+        (scanner.length > 0 ? ', and the vulnerability attestation by the scanner.' : '.') +
         (a.transparencyLog ? '' : ' No transparency log: Rekor is skipped explicitly.'),
     ),
     spec: {
@@ -298,7 +315,7 @@ function imageSignaturePolicy(config: PlatformConfig, a: AdmissionConfig): Image
       // Digests are required, never filled in: no mutation, and a tag is refused.
       validationConfigurations: { mutateDigest: false, verifyDigest: true, required: true },
       attestors,
-      ...(a.requirePromotionAttestation ? { attestations: [{ name: 'promotion', intoto: { type: PROMOTION_PREDICATE_TYPE } }] } : {}),
+      ...(attestations.length > 0 ? { attestations } : {}),
     },
   };
 }
@@ -341,6 +358,13 @@ function clusterPolicy(config: PlatformConfig, a: AdmissionConfig): ClusterPolic
       verifyImages: verify({ attestations: [{ type: PROMOTION_PREDICATE_TYPE, attestors: anyOf(attestationKeys(a)) }] }),
     });
   }
+  if (a.requireVulnerabilityAttestation && a.scannerKey) {
+    rules.push({
+      name: 'verify-vulnerability-attestation',
+      match,
+      verifyImages: verify({ attestations: [{ type: VULN_PREDICATE_TYPE, attestors: anyOf([a.scannerKey]) }] }),
+    });
+  }
   return {
     apiVersion: CLUSTER_POLICY_API_VERSION,
     kind: 'ClusterPolicy',
@@ -348,7 +372,8 @@ function clusterPolicy(config: PlatformConfig, a: AdmissionConfig): ClusterPolic
       POLICY_NAMES.clusterPolicy,
       'Trusted, signed and promoted images',
       `Images come from ${trusted}/, pinned by digest, signed by the signing key` +
-        (a.requirePromotionAttestation ? ', with the promotion attestation.' : '.') +
+        (a.requirePromotionAttestation ? ', with the promotion attestation' : '') +
+        (a.requireVulnerabilityAttestation ? ', with the vulnerability attestation by the scanner.' : '.') +
         (a.transparencyLog ? '' : ' No transparency log: Rekor is skipped explicitly.'),
     ),
     spec: {

@@ -1,3 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { attestImage } from '../../steps/lib/cosign.ts';
+import { VULN_PREDICATE_SHORT, vulnPredicate } from '../../steps/lib/predicates.ts';
+
 export interface Vuln {
   id: string;
   pkg: string;
@@ -35,4 +41,20 @@ export function trivyReport(repository: string, digest: string, user: string, vu
       },
     ],
   };
+}
+
+/**
+ * Signs `report` as the image's vulnerability attestation, the way a scanner does it:
+ * the cosign-vuln predicate (what `trivy image --format cosign-vuln` writes) attested with the real
+ * `cosign attest --type vuln --key <key>`.
+ */
+export async function attestScan(reference: string, report: object, key: string, opts: { finishedOn?: Date } = {}): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'forge-vuln-'));
+  try {
+    const file = join(dir, 'vuln.json');
+    await writeFile(file, JSON.stringify(vulnPredicate(report, { finishedOn: opts.finishedOn })));
+    await attestImage(reference, file, VULN_PREDICATE_SHORT, { key, transparencyLog: false });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
