@@ -72,7 +72,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       command: 'scan',
       settings: settingsFile,
       // No report input: the scan result is the image's vulnerability attestation, verified with the
-      // platform scanner of the settings (docs/verify-and-promote.md, "The scan gate").
+      // platform scanner of the settings (docs/verify-and-promote.md, "The scan result: who may say what").
       inputs: [input('image', 'Image by digest; its vulnerability attestation is verified with the configured scanner.'), input('scan-policy', 'Configured scan policy name.')],
       outputs: [out('scan-summary', 'scan-summary.json', 'JSON: counts per severity, verdict, blocking ids.', '{}'), out('passed', 'passed', 'true when the gate passed.', 'false')],
       mounts: [...settings, ...authMounts],
