@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attestImage } from '../../steps/lib/cosign.ts';
 import { VULN_PREDICATE_SHORT, vulnPredicate } from '../../steps/lib/predicates.ts';
+import type { Severity } from '../../steps/lib/severity.ts';
 
 export interface Vuln {
   id: string;
   pkg: string;
-  severity: 'UNKNOWN' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+  severity: Severity;
   installed?: string;
   fixed?: string;
 }
