@@ -150,7 +150,7 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
     expect(nodes.record!.outputs.created).toBe('true');
     expect(nodes.audit!.phase).toBe('Omitted'); // the exit handler only audits runs that did not succeed
     expect(nodes.verify!.outputs.signer).toMatch(/^developers \(sha256:[0-9a-f]{64}\)$/);
-    expect(JSON.parse(nodes.scan!.outputs['scan-summary']!)).toMatchObject({ passed: true });
+    expect(JSON.parse(nodes.scan!.outputs['scan-summary']!)).toMatchObject({ passed: true, report: expect.stringMatching(/^vulnerability attestation by scanner \(sha256:[0-9a-f]{64}\) \(scan finished \d{4}-/) });
   });
 
   it('refuses an image without a vulnerability attestation by the scanner: the template takes no report from the submitter', async () => {

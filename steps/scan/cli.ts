@@ -125,7 +125,7 @@ export async function main(argv: string[]): Promise<void> {
         digest,
       });
       log.info({ passed: result.passed, summary: result.summary, blocking: result.blocking.length, origin: scan.origin }, result.message);
-      if (outputsDir) await writeScanOutputs(outputsDir, result);
+      if (outputsDir) await writeScanOutputs(outputsDir, result, scan.origin);
       written = true;
       process.stdout.write(values.output === 'json' ? `${JSON.stringify({ ...result, origin: scan.origin, verified: scan.verified }, null, 2)}\n` : formatResult(result, digest, scan.origin));
       if (!result.passed) throw new ForgeError('SCAN_BLOCKED', result.message);
@@ -137,9 +137,10 @@ export async function main(argv: string[]): Promise<void> {
   });
 }
 
-export async function writeScanOutputs(dir: string, result: ScanResult): Promise<void> {
+/** scan-summary.json also says where the report came from (the scanner's attestation, or UNVERIFIED): it goes into the promotion attestation and the records. */
+export async function writeScanOutputs(dir: string, result: ScanResult, origin?: string): Promise<void> {
   await Promise.all([
-    writeOutput(join(dir, 'scan-summary.json'), JSON.stringify(scanSummary(result))),
+    writeOutput(join(dir, 'scan-summary.json'), JSON.stringify({ ...scanSummary(result), ...(origin ? { report: origin } : {}) })),
     writeOutput(join(dir, 'passed'), String(result.passed)),
   ]);
 }

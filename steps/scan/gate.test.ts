@@ -347,6 +347,7 @@ describe('forge scan CLI with --unverified-scan-report (laptop only)', () => {
       excepted: 0,
       expiredExceptions: [],
       ignoredUnfixed: 0,
+      report: `UNVERIFIED report file ${fixture('clean-nonroot.json')}`,
     });
     await main(await unverified('clean-nonroot.json'));
     expect(err.split('!!! WARNING: UNVERIFIED SCAN REPORT')).toHaveLength(3);
