@@ -73,6 +73,25 @@ describe('platform configuration', () => {
       ],
       ['an attestation key admission does not verify with', withSections({}, { attestationPublicKey: { publicKey: otherPem } }), 'promotion.attestationPublicKey', /attestationKey\/additionalAttestationKeys, and this key is not among them/],
       ['a transparency log admission requires but promotion does not write', withSections({ transparencyLog: true }, {}), 'admission.transparencyLog', /not logged/],
+      ['a promotion section without a scanner', withSections({}, { scanner: undefined }), 'promotion.scanner', /./],
+      [
+        "a scanner that is a submitter's image-signing key",
+        withSections({}, { scanner: { kms: 'gcpkms://projects/forge-example/locations/global/keyRings/forge/cryptoKeys/image-signer' } }),
+        'promotion.scanner',
+        /the scanner is the verification key "developers" that submitters sign images with: a submitter could then sign their own scan result/,
+      ],
+      [
+        'the same keyless identity for the scanner and a submitter key',
+        withSections({}, { verificationKeys: { ci: { keyless: { identity: 'ci@example.com', issuer: 'https://token.actions.githubusercontent.com' } } }, scanner: { keyless: { identity: 'ci@example.com', issuer: 'https://token.actions.githubusercontent.com' } } }),
+        'promotion.scanner',
+        /verification key "ci"/,
+      ],
+      [
+        'an admission scanner key other than promotion.scanner',
+        withSections({ requireVulnerabilityAttestation: true, scannerKey: { publicKey: otherPem } }, {}),
+        'admission.scannerKey',
+        /is not promotion\.scanner/,
+      ],
     ])('rejects %s', (_what, value, field, message) => {
       const detail = rejected(value).details.find((d) => d.field === field);
       expect(detail?.message).toMatch(message);

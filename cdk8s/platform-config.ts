@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ForgeError } from '../steps/lib/errors.ts';
-import { promotionSettingsSchema } from '../steps/lib/promotion-settings.ts';
+import { promotionSettingsSchema, verificationKeySchema } from '../steps/lib/promotion-settings.ts';
 
 /**
  * The platform configuration: everything a platform team sets when it installs forge-workflows.
@@ -216,6 +216,14 @@ export const platformConfigSchema = z.strictObject({
       /** Further attestation keys also accepted (rotation); needs `attestationKey`. */
       additionalAttestationKeys: z.array(verificationKey).default([]),
       /**
+       * Also require the vulnerability attestation (`https://cosign.sigstore.dev/attestation/vuln/v1`,
+       * `cosign attest --type vuln`) signed by `scannerKey`: the same scan result verify-and-promote's
+       * scan gate trusts. Off by default.
+       */
+      requireVulnerabilityAttestation: z.boolean().default(false),
+      /** The scanner's key (the public half of what signs vulnerability attestations); needed by `requireVulnerabilityAttestation`. */
+      scannerKey: verificationKey.optional(),
+      /**
        * Whether signatures are recorded in a Rekor transparency log. This platform has none, so the
        * default `false` tells Kyverno explicitly to skip the log (`ignoreTlog`/`insecureIgnoreTlog`).
        */
@@ -224,6 +232,10 @@ export const platformConfigSchema = z.strictObject({
     .refine((a) => a.attestationKey !== undefined || a.additionalAttestationKeys.length === 0, {
       message: 'additionalAttestationKeys needs attestationKey (without it attestations are verified with the signing keys)',
       path: ['additionalAttestationKeys'],
+    })
+    .refine((a) => !a.requireVulnerabilityAttestation || a.scannerKey !== undefined, {
+      message: 'requireVulnerabilityAttestation needs scannerKey (the key that signs vulnerability attestations)',
+      path: ['scannerKey'],
     })
     .optional(),
   /**
@@ -244,6 +256,12 @@ export const platformConfigSchema = z.strictObject({
       database: z.strictObject({ secret: z.strictObject({ name: dnsLabel, key: z.string().default('url') }) }),
       /** Deadline of one promotion, seconds (a large image takes a while to copy). */
       timeoutSeconds: z.number().int().min(60).max(6 * 3600).default(3600),
+      /**
+       * Required here: the identity that signs the vulnerability attestations the scan gate trusts
+       * (a PEM public key, KMS URI, k8s:// Secret or keyless identity + issuer). The platform's
+       * scanner, never a key submitters sign their images with.
+       */
+      scanner: verificationKeySchema,
     })
     .optional(),
 }).superRefine(checkPromotionMatchesAdmission);
@@ -267,11 +285,26 @@ function keyIdentity(key: { publicKey?: string; kms?: string }): string | undefi
  * Kubernetes Secrets (k8s://) or keyless identities cannot be compared here and are skipped.
  */
 function checkPromotionMatchesAdmission(
-  config: { admission?: { enabled: boolean; signingKey: object; additionalSigningKeys: object[]; requirePromotionAttestation: boolean; attestationKey?: object; additionalAttestationKeys: object[]; transparencyLog: boolean }; promotion?: { transparencyLog: boolean; verificationKeys: Record<string, object>; attestationPublicKey: object } },
+  config: {
+    admission?: { enabled: boolean; signingKey: object; additionalSigningKeys: object[]; requirePromotionAttestation: boolean; attestationKey?: object; additionalAttestationKeys: object[]; transparencyLog: boolean; requireVulnerabilityAttestation: boolean; scannerKey?: object };
+    promotion?: { transparencyLog: boolean; verificationKeys: Record<string, object>; attestationPublicKey: object; scanner: object };
+  },
   ctx: z.RefinementCtx,
 ): void {
   const { admission, promotion } = config;
+  if (promotion) checkScannerIsNotASubmitterKey(promotion, ctx);
   if (!admission?.enabled || !promotion) return;
+  if (admission.requireVulnerabilityAttestation && admission.scannerKey) {
+    const id = keyIdentity(admission.scannerKey);
+    const scanner = keyIdentity(promotion.scanner);
+    if (id !== undefined && scanner !== undefined && id !== scanner) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admission', 'scannerKey'],
+        message: 'admission.scannerKey is not promotion.scanner: admission would require vulnerability attestations by another signer than the one the scan gate trusts',
+      });
+    }
+  }
   const ids = (keys: object[]) => new Set(keys.map((k) => keyIdentity(k)).filter((id) => id !== undefined));
   const signing = ids([admission.signingKey, ...admission.additionalSigningKeys]);
   for (const [name, key] of Object.entries(promotion.verificationKeys)) {
@@ -301,6 +334,24 @@ function checkPromotionMatchesAdmission(
       path: ['admission', 'transparencyLog'],
       message: 'admission requires transparency-log entries, but promotion.transparencyLog is false: the attestations verify-and-promote signs are not logged, so promoted images would be refused',
     });
+  }
+}
+
+/**
+ * The scan gate trusts a vulnerability attestation only when the submitter cannot sign one: the
+ * scanner must not be one of the keys submitters sign their images with.
+ */
+function checkScannerIsNotASubmitterKey(promotion: { verificationKeys: Record<string, object>; scanner: object }, ctx: z.RefinementCtx): void {
+  const scanner = keyIdentity(promotion.scanner);
+  for (const [name, key] of Object.entries(promotion.verificationKeys)) {
+    const same = scanner !== undefined ? keyIdentity(key) === scanner : JSON.stringify(key) === JSON.stringify(promotion.scanner);
+    if (same) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['promotion', 'scanner'],
+        message: `the scanner is the verification key "${name}" that submitters sign images with: a submitter could then sign their own scan result; give the scanner its own key or identity`,
+      });
+    }
   }
 }
 

@@ -7,10 +7,11 @@
  *   3. run discovery exactly as the forge-discovery step does (URL + commit + branch), writing
  *      the Argo output files, and print what each phase-group slot will run
  *   4. verify-and-promote an api-server image: two local registries (incoming, trusted), cosign
- *      keys made here, a one-layer image built with crane and signed, then promoted, attested
- *      and recorded (embedded PGlite); then an unsigned image, refused
+ *      keys made here, a one-layer image built with crane and signed, its scan report signed by a
+ *      local scanner key as a vulnerability attestation, then promoted, attested and recorded
+ *      (embedded PGlite); then an unsigned image, refused
  */
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,7 @@ import { toolPath } from '../steps/lib/tools.ts';
 import { promote, type PromoteConfig, type StepReport } from '../steps/promote/promote.ts';
 import { buildImage } from '../steps/local/images.ts';
 import { startRegistry } from '../steps/local/registry.ts';
-import { trivyReport } from '../test/helpers/trivy.ts';
+import { attestScan, trivyReport } from '../steps/local/scan-attestation.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (s: string) => process.stdout.write(`\n\x1b[1m▶ ${s}\x1b[0m\n`);
@@ -57,14 +58,16 @@ async function promoteDemo(work: string, commit: string): Promise<void> {
     const digest = await buildImage(`${repository}:sha-${commit.slice(0, 12)}`, { user: '65532' });
     await signImage(`${repository}@${digest}`, { key: developer.privateKey, transparencyLog: false });
     process.stdout.write(`built and signed ${repository}:sha-${commit.slice(0, 12)} → ${digest}\n`);
-    // Trivy's vulnerability database cannot be downloaded here: the gate reads a report made elsewhere.
-    const report = join(work, 'api-server.trivy.json');
-    await writeFile(report, JSON.stringify(trivyReport(repository, digest, '65532', [{ id: 'CVE-2024-0001', pkg: 'zlib', severity: 'LOW' }])));
+    // Trivy's vulnerability database cannot be downloaded here: a report made elsewhere is signed by a
+    // local scanner key as the image's vulnerability attestation, the only scan result the gate trusts.
+    const scanner = await generateKeyPair(await mkdtemp(join(work, 'scanner-key-')));
+    await attestScan(`${repository}@${digest}`, trivyReport(repository, digest, '65532', [{ id: 'CVE-2024-0001', pkg: 'zlib', severity: 'LOW' }]), scanner.privateKey);
+    process.stdout.write(`scanner signed its report as the vulnerability attestation of ${digest}\n`);
     const config: PromoteConfig = {
       incoming: incoming.host,
       trusted: `${trusted.host}/forge`,
       verify: { key: developer.publicKey, transparencyLog: false },
-      scanReport: report,
+      scanSource: { kind: 'attestation', scanner: { key: scanner.publicKey, transparencyLog: false, label: 'demo scanner' } },
       scan: {},
       policy: { maxCompressedBytes: 2 * 1024 ** 3 },
       attest: { key: promotion.privateKey, verifyKey: promotion.publicKey },
@@ -78,7 +81,7 @@ async function promoteDemo(work: string, commit: string): Promise<void> {
 
     say('forge promote of an unsigned image: refused, the trusted registry untouched');
     const unsigned = await buildImage(`${incoming.host}/forge-demo/unsigned:1.0.0`, { user: '65532' });
-    await writeFile(report, JSON.stringify(trivyReport(`${incoming.host}/forge-demo/unsigned`, unsigned, '65532')));
+    await attestScan(`${incoming.host}/forge-demo/unsigned@${unsigned}`, trivyReport(`${incoming.host}/forge-demo/unsigned`, unsigned, '65532'), scanner.privateKey);
     await promote(`${incoming.host}/forge-demo/unsigned:1.0.0`, config, records, print).then(
       () => {
         throw new Error('the unsigned image was promoted');

@@ -9,6 +9,7 @@ import { checkTemplate } from '../cdk8s/constructs/workflow-template.ts';
 import { OUTPUTS_DIR } from '../cdk8s/constructs/step-template.ts';
 import { loadPlatformConfig, type PlatformConfig } from '../cdk8s/platform-config.ts';
 import { options as discoverOptions } from '../steps/discover/cli.ts';
+import { envName } from '../steps/lib/contract.ts';
 import { createRepo, sampleRepo, type TempRepo } from '../test/helpers/git-repo.ts';
 import { cueLimitSettings, DISCOVER_STEP, discoveryTemplate, quantityMiB } from './discovery.ts';
 
@@ -57,7 +58,7 @@ describe('forge-discovery template', () => {
     const step = discoveryTemplate(config).spec.templates!.find((x) => x.name === DISCOVER_STEP)!;
     expect(step.container!.command).toEqual(['forge', 'discover']);
     expect(step.container!.args).toBeUndefined();
-    const known = new Set(Object.keys(discoverOptions).map((o) => `FORGE_${o.toUpperCase().replace(/-/g, '_')}`));
+    const known = new Set(Object.keys(discoverOptions).map(envName));
     for (const env of step.container!.env!.filter((e) => e.name.startsWith('FORGE_'))) {
       expect(known, `${env.name} is not an option of forge discover`).toContain(env.name);
     }

@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,7 @@ import { buildImage } from '../test/helpers/images.ts';
 import { runLocally } from '../test/helpers/local-argo.ts';
 import { startPostgres } from '../test/helpers/postgres.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
-import { trivyReport } from '../test/helpers/trivy.ts';
+import { attestScan, trivyReport } from '../test/helpers/trivy.ts';
 import { SETTINGS_CONFIGMAP, verifyAndPromoteTemplate } from './verify-and-promote.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -29,6 +28,11 @@ describe('forge-verify-and-promote template', () => {
     expect(args.image!.value).toBeUndefined(); // required
     expect(args['scan-policy']).toMatchObject({ value: 'default', enum: ['default', 'relaxed'] });
     expect(args['promotion-policy']).toMatchObject({ value: 'default', enum: ['default', 'small'] });
+    // the scan result is never a submitter's input: no report URL or file parameter anywhere
+    expect(Object.keys(args).sort()).toEqual(['image', 'promotion-policy', 'scan-policy', 'verification-key']);
+    const scan = t.spec.templates!.find((x) => x.name === 'scan')!;
+    expect(scan.inputs!.parameters!.map((p) => p.name)).toEqual(['image', 'scan-policy']);
+    expect(JSON.stringify(t)).not.toMatch(/scan-report|unverified/i);
     const copy = t.spec.templates!.find((x) => x.name === 'main')!.dag!.tasks!.find((x) => x.name === 'copy')!;
     expect(copy.depends).toBe('verify && scan && policy');
   });
@@ -84,8 +88,7 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
   let trusted: Registry;
   let pg: Awaited<ReturnType<typeof startPostgres>>;
   let work: string;
-  let http: Server;
-  let reportsUrl: string;
+  let scannerKey: { privateKey: string; publicKey: string };
   let config: PlatformConfig;
   let devKey: { privateKey: string; publicKey: string };
   let mounts: Record<string, string>;
@@ -95,6 +98,7 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
     [incoming, trusted, pg] = await Promise.all([startRegistry(), startRegistry(), startPostgres()]);
     work = await mkdtemp(join(tmpdir(), 'forge-vap-'));
     devKey = await generateKeyPair(await mkdtemp(join(work, 'dev-')));
+    scannerKey = await generateKeyPair(await mkdtemp(join(work, 'scanner-')));
     const promotionDir = await mkdtemp(join(work, 'promotion-'));
     const promotionKey = await generateKeyPair(promotionDir);
     await writeFile(join(promotionDir, 'cosign.password'), '');
@@ -110,12 +114,14 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
         attestationPublicKey: { publicKey: await pub(promotionKey.publicKey) },
         attestationSigningKey: { secret: { name: 'forge-promotion-key' } },
         database: { secret: { name: 'forge-records-db', key: 'url' } },
+        scanner: { publicKey: await pub(scannerKey.publicKey) },
       },
       // admission must accept what promotion verifies and signs (checked by parsePlatformConfig)
       admission: {
         ...(example.admission as object),
         signingKey: { publicKey: await pub(devKey.publicKey) },
         attestationKey: { publicKey: await pub(promotionKey.publicKey) },
+        scannerKey: { publicKey: await pub(scannerKey.publicKey) },
       },
     });
     // what the ConfigMap and the Secret mounts would hold
@@ -128,33 +134,25 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
     await writeFile(join(settingsDir, 'settings.json'), cm.data['settings.json']!);
     mounts = { '/etc/forge/promotion-key': promotionDir, '/etc/forge/promotion': settingsDir };
     secrets = { 'forge-promotion-key/cosign.password': '', 'forge-records-db/url': pg.url };
-    http = createServer(async (req, res) => {
-      const body = await readFile(join(work, 'reports', req.url!.slice(1))).catch(() => undefined);
-      res.writeHead(body ? 200 : 404).end(body);
-    });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    const address = http.address();
-    reportsUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    await mkdir(join(work, 'reports'));
   }, 120_000);
 
   afterAll(async () => {
-    http?.close();
     await Promise.all([incoming?.stop(), trusted?.stop(), pg?.stop()]);
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  async function candidate(name: string, user: string) {
+  async function candidate(name: string, user: string, attest = true) {
     const repository = `${incoming.host}/team/${name}`;
     const digest = await buildImage(`${repository}:1.0.0`, { user });
     await signImage(`${repository}@${digest}`, { key: devKey.privateKey, transparencyLog: false });
-    await writeFile(join(work, 'reports', `${name}.json`), JSON.stringify(trivyReport(repository, digest, user)));
-    return { image: `${repository}:1.0.0`, digest, report: `${reportsUrl}/${name}.json` };
+    // the platform scanner's signed result, attached to the digest: the only scan input the template reads
+    if (attest) await attestScan(`${repository}@${digest}`, trivyReport(repository, digest, user), scannerKey.privateKey);
+    return { image: `${repository}:1.0.0`, digest };
   }
 
   it('promotes, attests and records through the template, every output wired', async () => {
     const c = await candidate('web', '1000');
-    const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image, 'scan-report-url': c.report }, { mounts, secrets });
+    const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image }, { mounts, secrets });
     for (const [name, node] of Object.entries(nodes).filter(([n]) => n !== 'audit')) expect(node.phase, `${name}: ${node.message}\n${node.stderr}`).toBe('Succeeded');
     const trustedRef = `${trusted.host}/forge/team/web@${c.digest}`;
     expect(nodes.copy!.outputs['trusted-reference']).toBe(trustedRef);
@@ -164,12 +162,22 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
     expect(nodes.record!.outputs.created).toBe('true');
     expect(nodes.audit!.phase).toBe('Omitted'); // the exit handler only audits runs that did not succeed
     expect(nodes.verify!.outputs.signer).toMatch(/^developers \(sha256:[0-9a-f]{64}\)$/);
-    expect(JSON.parse(nodes.scan!.outputs['scan-summary']!)).toMatchObject({ passed: true });
+    expect(JSON.parse(nodes.scan!.outputs['scan-summary']!)).toMatchObject({ passed: true, report: expect.stringMatching(/^vulnerability attestation by scanner \(sha256:[0-9a-f]{64}\) \(scan finished \d{4}-/) });
+  });
+
+  it('refuses an image without a vulnerability attestation by the scanner: the template takes no report from the submitter', async () => {
+    const c = await candidate('unscanned', '1000', false);
+    // a submitter passing the old report parameter gets no say: the template has no such argument
+    const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image }, { mounts, secrets });
+    expect(nodes.scan!.phase).toBe('Failed');
+    expect(nodes.scan!.message).toMatch(/SCAN_BLOCKED: no trusted scan result for .*@sha256:[0-9a-f]{64}: no vulnerability attestation \(https:\/\/cosign\.sigstore\.dev\/attestation\/vuln\/v1\) verifies with the scanner scanner \(sha256:/);
+    expect([nodes.copy!.phase, nodes.attest!.phase, nodes.record!.phase]).toEqual(['Omitted', 'Omitted', 'Omitted']);
+    expect(await exists(`${trusted.host}/forge/team/unscanned@${c.digest}`)).toBe(false);
   });
 
   it('stops at a refused gate: the node says why, nothing after it runs', async () => {
     const c = await candidate('rooted', '0');
-    const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image, 'scan-report-url': c.report }, { mounts, secrets });
+    const nodes = await runLocally(verifyAndPromoteTemplate(config)!, { image: c.image }, { mounts, secrets });
     expect(nodes.policy!.phase).toBe('Failed');
     expect(nodes.policy!.message).toMatch(/POLICY_VIOLATION: .* non-root\n.*required a non-root user.*; actual USER 0 \(UID 0 is root\)/);
     expect(nodes.verify!.phase).toBe('Succeeded');

@@ -21,7 +21,6 @@ function inputs(p: PromotionConfig): StepInput[] {
     { name: 'verification-key', description: 'Which configured key must have signed the image.', default: names(p.verificationKeys)[0]!, enum: names(p.verificationKeys) },
     { name: 'scan-policy', description: 'Which configured vulnerability policy applies (threshold, unfixed, exceptions).', default: names(p.scanPolicies)[0]!, enum: names(p.scanPolicies) },
     { name: 'promotion-policy', description: 'Which configured promotion policy applies (size limit).', default: names(p.promotionPolicies)[0]!, enum: names(p.promotionPolicies) },
-    { name: 'scan-report-url', description: 'HTTP(S) URL of a Trivy JSON report of the image by digest. Empty: the scan step runs trivy itself.', default: '' },
   ];
 }
 
@@ -75,7 +74,9 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       name: 'scan',
       command: 'scan',
       settings: settingsFile,
-      inputs: [input('image', 'Image by digest.'), input('report', 'Trivy report URL (empty: run trivy).'), input('scan-policy', 'Configured scan policy name.')],
+      // No report input: the scan result is the image's vulnerability attestation, verified with the
+      // platform scanner of the settings (docs/verify-and-promote.md, "The scan result: who may say what").
+      inputs: [input('image', 'Image by digest; its vulnerability attestation is verified with the configured scanner.'), input('scan-policy', 'Configured scan policy name.')],
       outputs: [out('scan-summary', 'scan-summary.json', 'JSON: counts per severity, verdict, blocking ids.', '{}'), out('passed', 'passed', 'true when the gate passed.', 'false')],
       mounts: [...settings, ...authMounts],
       env: authEnv,
@@ -182,7 +183,6 @@ function dag(): IDAGTask[] {
       arguments: {
         parameters: [
           param('image', from('resolve', 'reference')),
-          param('report', '{{workflow.parameters.scan-report-url}}'),
           param('scan-policy', '{{workflow.parameters.scan-policy}}'),
         ],
       },
@@ -249,7 +249,7 @@ export function verifyAndPromoteTemplate(config: PlatformConfig): IWorkflowTempl
       annotations: {
         'workflows.argoproj.io/title': 'Verify and promote an image',
         'workflows.argoproj.io/description':
-          `Resolves the image to its digest, verifies its cosign signature, gates it on its vulnerability report and the promotion policies, ` +
+          `Resolves the image to its digest, verifies its cosign signature, gates it on its vulnerability attestation (signed by the platform scanner) and the promotion policies, ` +
           `then copies the exact digest from ${config.registries.incoming} to ${config.registries.trusted}, attests the promotion and records it in the allowlist.`,
       },
     },

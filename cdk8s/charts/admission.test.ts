@@ -12,6 +12,7 @@ import {
   admissionObjects,
   namespaceRegex,
   PROMOTION_PREDICATE_TYPE,
+  VULN_PREDICATE_TYPE,
   type ClusterPolicy,
   type ImageValidatingPolicy,
   type ValidatingPolicy,
@@ -235,8 +236,48 @@ describe('admission chart', () => {
       additionalSigningKeys: [],
       requirePromotionAttestation: true,
       additionalAttestationKeys: [],
+      requireVulnerabilityAttestation: false,
       transparencyLog: false,
     });
+  });
+});
+
+describe('admission policy: the vulnerability attestation by the scanner (optional)', () => {
+  const SCANNER = pem();
+  it('is off by default: no scanner attestor, no vulnerability attestation in either form', () => {
+    const { ivpol } = celForm(config());
+    expect(ivpol.spec.attestors.map((a) => a.name)).not.toContain('scannerKey');
+    expect(JSON.stringify(ivpol)).not.toContain(VULN_PREDICATE_TYPE);
+    expect(JSON.stringify(clusterForm(config({ kind: 'ClusterPolicy' })))).not.toContain(VULN_PREDICATE_TYPE);
+  });
+
+  it('ImageValidatingPolicy: requires it on every trusted image, signed by the scanner key only', () => {
+    const { ivpol } = celForm(config({ requireVulnerabilityAttestation: true, scannerKey: { publicKey: SCANNER } }));
+    expect(ivpol.spec.attestations).toEqual([
+      { name: 'promotion', intoto: { type: PROMOTION_PREDICATE_TYPE } },
+      { name: 'vulnerabilities', intoto: { type: VULN_PREDICATE_TYPE } },
+    ]);
+    expect(ivpol.spec.attestors.find((a) => a.name === 'scannerKey')).toEqual({
+      name: 'scannerKey',
+      cosign: { key: { data: SCANNER.trim() }, ctlog: { insecureIgnoreTlog: true, insecureIgnoreSCT: true } },
+    });
+    const rule = ivpol.spec.validations.find((v) => v.expression.includes('attestations.vulnerabilities'))!;
+    expect(rule.expression).toBe('(images.containers + images.initContainers + images.ephemeralContainers).all(image, verifyAttestationSignatures(image, attestations.vulnerabilities, [attestors.scannerKey]) > 0)');
+    expect(rule.message).toBe(`every image from ${TRUSTED}/ must carry the vulnerability attestation (${VULN_PREDICATE_TYPE}) signed by the platform scanner`);
+  });
+
+  it('ClusterPolicy: a verify-vulnerability-attestation rule with the scanner key', () => {
+    const cp = clusterForm(config({ kind: 'ClusterPolicy', requireVulnerabilityAttestation: true, scannerKey: { kms: KMS.replace('image-signer', 'scanner') } }));
+    expect(cp.spec.rules.map((r) => r.name)).toEqual(['trusted-registry-and-digest', 'verify-signature', 'verify-promotion-attestation', 'verify-vulnerability-attestation']);
+    const v = cp.spec.rules[3]!.verifyImages![0]!;
+    expect(v).toMatchObject({ imageReferences: [`${TRUSTED}/*`], verifyDigest: true, required: true, mutateDigest: false });
+    expect(v.attestations).toEqual([
+      { type: VULN_PREDICATE_TYPE, attestors: [{ count: 1, entries: [{ keys: { kms: KMS.replace('image-signer', 'scanner'), rekor: { url: 'https://rekor.sigstore.dev', ignoreTlog: true }, ctlog: { ignoreSCT: true } } }] }] },
+    ]);
+  });
+
+  it('needs scannerKey, and must name the same scanner as promotion.scanner', () => {
+    expect(rejected({ requireVulnerabilityAttestation: true, scannerKey: undefined }).details).toContainEqual(expect.objectContaining({ field: 'admission.scannerKey', message: expect.stringMatching(/needs scannerKey/) }));
   });
 });
 

@@ -1,7 +1,26 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { standardLabels } from '../constructs/labels.ts';
+import { PROMOTION_PREDICATE_TYPE, VULN_PREDICATE_TYPE } from '../../steps/lib/predicates.ts';
 import type { AdmissionConfig, PlatformConfig, VerificationKey } from '../platform-config.ts';
+import {
+  CEL_POLICY_API_VERSION,
+  CLUSTER_POLICY_API_VERSION,
+  type AdmissionObject,
+  type AttestorSet,
+  type CelPolicyCommon,
+  type CelValidation,
+  type ClusterPolicy,
+  type ClusterPolicyRule,
+  type CosignKeyAttestor,
+  type ImageValidatingPolicy,
+  type ImageVerification,
+  type Metadata,
+  type ResourceRule,
+  type StaticKeyEntry,
+  type ValidatingPolicy,
+  type ValidationAction,
+} from './kyverno-types.ts';
 
 /**
  * The Kyverno admission policy of seed 000 §5, generated from `admission` in the platform config:
@@ -12,24 +31,27 @@ import type { AdmissionConfig, PlatformConfig, VerificationKey } from '../platfo
  * 2. are pinned by digest (`@sha256:<64 hex>`),
  * 3. carry a cosign signature by the signing key (PEM or KMS URI), and
  * 4. unless switched off, carry the promotion attestation
- *    (`https://forge.dev/attestations/promotion/v1`) signed by the attestation key.
+ *    (`https://forge.dev/attestations/promotion/v1`) signed by the attestation key, and
+ * 5. when switched on (`requireVulnerabilityAttestation`), carry the vulnerability attestation
+ *    (`https://cosign.sigstore.dev/attestation/vuln/v1`, `cosign attest --type vuln`) signed by the
+ *    scanner key: the same scan result verify-and-promote's scan gate trusts.
  *
  * Two forms (docs/admission.md says which Kyverno versions take which):
  * - `ImageValidatingPolicy` (default): a `ValidatingPolicy` for 1 and 2 (pure CEL over every image,
- *   no registry access), plus an `ImageValidatingPolicy` for 3 and 4 limited to trusted images by
+ *   no registry access), plus an `ImageValidatingPolicy` for 3, 4 and 5 limited to trusted images by
  *   `matchImageReferences` (which filters the images Kyverno hands to CEL, so the registry check
  *   cannot live there). Both `policies.kyverno.io/v1`.
  * - `ClusterPolicy` (`kyverno.io/v1`, deprecated): one policy with a `pattern` rule for 1 and 2
- *   and `verifyImages` rules for 3 and 4, for clusters still on Kyverno ≤ 1.19.
+ *   and `verifyImages` rules for 3, 4 and 5, for clusters still on Kyverno ≤ 1.19.
  *
  * Without a transparency log (the default) every attestor says so explicitly
  * (`insecureIgnoreTlog` / `rekor.ignoreTlog`), never silently. Objects are plain `ApiObject`s
- * typed by the small interfaces below: no CRD import.
+ * typed by the small interfaces of kyverno-types.ts: no CRD import.
  */
 
-export const PROMOTION_PREDICATE_TYPE = 'https://forge.dev/attestations/promotion/v1';
-export const CEL_POLICY_API_VERSION = 'policies.kyverno.io/v1';
-export const CLUSTER_POLICY_API_VERSION = 'kyverno.io/v1';
+export { PROMOTION_PREDICATE_TYPE, VULN_PREDICATE_TYPE };
+export { CEL_POLICY_API_VERSION, CLUSTER_POLICY_API_VERSION };
+export type { AdmissionObject, ClusterPolicy, CosignKeyAttestor, ImageValidatingPolicy, StaticKeyEntry, ValidatingPolicy };
 /** The Rekor URL older ClusterPolicy schemas require next to `ignoreTlog` (not contacted when ignored). */
 export const PUBLIC_REKOR_URL = 'https://rekor.sigstore.dev';
 /** Registry and KMS lookups take time: the webhook timeout of the verifying policies, seconds. */
@@ -40,123 +62,6 @@ export const POLICY_NAMES = {
   imageSignatures: 'forge-image-signatures',
   clusterPolicy: 'forge-trusted-images',
 } as const;
-
-// ---- shapes of the Kyverno objects (only the fields emitted here) ----
-
-interface Metadata {
-  name: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
-
-/** admissionregistration.k8s.io/v1 NamedRuleWithOperations, as CEL policies take it. */
-interface ResourceRule {
-  apiGroups: string[];
-  apiVersions: string[];
-  operations: Array<'CREATE' | 'UPDATE'>;
-  resources: string[];
-}
-
-interface NamedExpression {
-  name: string;
-  expression: string;
-}
-
-interface CelValidation {
-  expression: string;
-  message: string;
-  messageExpression?: string;
-  reason?: 'Forbidden';
-}
-
-type ValidationAction = 'Deny' | 'Audit' | 'Warn';
-
-interface CelPolicyCommon {
-  validationActions: ValidationAction[];
-  failurePolicy: 'Fail';
-  matchConstraints: { resourceRules: ResourceRule[] };
-  matchConditions: NamedExpression[];
-  validations: CelValidation[];
-}
-
-/** policies.kyverno.io/v1 ValidatingPolicy. */
-export interface ValidatingPolicy {
-  apiVersion: typeof CEL_POLICY_API_VERSION;
-  kind: 'ValidatingPolicy';
-  metadata: Metadata;
-  spec: CelPolicyCommon & { variables: NamedExpression[] };
-}
-
-/** A cosign key attestor of an ImageValidatingPolicy. */
-export interface CosignKeyAttestor {
-  name: string;
-  cosign: {
-    key: { data: string } | { kms: string };
-    ctlog: { insecureIgnoreTlog: boolean; insecureIgnoreSCT: boolean };
-  };
-}
-
-/** policies.kyverno.io/v1 ImageValidatingPolicy. */
-export interface ImageValidatingPolicy {
-  apiVersion: typeof CEL_POLICY_API_VERSION;
-  kind: 'ImageValidatingPolicy';
-  metadata: Metadata;
-  spec: CelPolicyCommon & {
-    webhookConfiguration: { timeoutSeconds: number };
-    evaluation: { background: { enabled: boolean } };
-    matchImageReferences: Array<{ glob: string }>;
-    validationConfigurations: { mutateDigest: boolean; verifyDigest: boolean; required: boolean };
-    attestors: CosignKeyAttestor[];
-    attestations?: Array<{ name: string; intoto: { type: string } }>;
-  };
-}
-
-/** A static-key attestor entry of a ClusterPolicy `verifyImages` rule. */
-export interface StaticKeyEntry {
-  keys: ({ publicKeys: string } | { kms: string }) & {
-    rekor: { url: string; ignoreTlog: boolean };
-    ctlog: { ignoreSCT: boolean };
-  };
-}
-
-interface AttestorSet {
-  /** 1: any one entry verifies (a logical OR, for key rotation). */
-  count: number;
-  entries: StaticKeyEntry[];
-}
-
-interface ImageVerification {
-  imageReferences: string[];
-  type: 'Cosign';
-  mutateDigest: boolean;
-  verifyDigest: boolean;
-  required: boolean;
-  attestors?: AttestorSet[];
-  attestations?: Array<{ type: string; attestors: AttestorSet[] }>;
-}
-
-interface ClusterPolicyRule {
-  name: string;
-  match: { any: Array<{ resources: { kinds: string[]; namespaces: string[] } }> };
-  validate?: { message: string; pattern: { spec: Record<string, Array<{ image: string }>> } };
-  verifyImages?: ImageVerification[];
-}
-
-/** kyverno.io/v1 ClusterPolicy (deprecated since Kyverno 1.17). */
-export interface ClusterPolicy {
-  apiVersion: typeof CLUSTER_POLICY_API_VERSION;
-  kind: 'ClusterPolicy';
-  metadata: Metadata;
-  spec: {
-    validationFailureAction: 'Enforce' | 'Audit';
-    background: boolean;
-    failurePolicy: 'Fail';
-    webhookTimeoutSeconds: number;
-    rules: ClusterPolicyRule[];
-  };
-}
-
-export type AdmissionObject = ValidatingPolicy | ImageValidatingPolicy | ClusterPolicy;
 
 // ---- helpers ----
 
@@ -278,7 +183,19 @@ function imageSignaturePolicy(config: PlatformConfig, a: AdmissionConfig): Image
       reason: 'Forbidden',
     });
   }
-  const attestors = a.attestationKey && a.requirePromotionAttestation ? [...signers, ...attesters] : signers;
+  const scanner = a.requireVulnerabilityAttestation && a.scannerKey ? [cosignAttestor('scannerKey', a.scannerKey, a.transparencyLog)] : [];
+  if (scanner.length > 0) {
+    validations.push({
+      expression: `${all}.all(image, verifyAttestationSignatures(image, attestations.vulnerabilities, ${ref(scanner)}) > 0)`,
+      message: `every image from ${trusted}/ must carry the vulnerability attestation (${VULN_PREDICATE_TYPE}) signed by the platform scanner`,
+      reason: 'Forbidden',
+    });
+  }
+  const attestors = [...(a.attestationKey && a.requirePromotionAttestation ? [...signers, ...attesters] : signers), ...scanner];
+  const attestations = [
+    ...(a.requirePromotionAttestation ? [{ name: 'promotion', intoto: { type: PROMOTION_PREDICATE_TYPE } }] : []),
+    ...(scanner.length > 0 ? [{ name: 'vulnerabilities', intoto: { type: VULN_PREDICATE_TYPE } }] : []),
+  ];
   return {
     apiVersion: CEL_POLICY_API_VERSION,
     kind: 'ImageValidatingPolicy',
@@ -286,7 +203,8 @@ function imageSignaturePolicy(config: PlatformConfig, a: AdmissionConfig): Image
       POLICY_NAMES.imageSignatures,
       'Signed and promoted images',
       `Images from ${trusted}/ carry a cosign signature by the signing key` +
-        (a.requirePromotionAttestation ? ' and the promotion attestation.' : '.') +
+        (a.requirePromotionAttestation ? ' and the promotion attestation' : '') +
+        (scanner.length > 0 ? ', and the vulnerability attestation by the scanner.' : '.') +
         (a.transparencyLog ? '' : ' No transparency log: Rekor is skipped explicitly.'),
     ),
     spec: {
@@ -298,7 +216,7 @@ function imageSignaturePolicy(config: PlatformConfig, a: AdmissionConfig): Image
       // Digests are required, never filled in: no mutation, and a tag is refused.
       validationConfigurations: { mutateDigest: false, verifyDigest: true, required: true },
       attestors,
-      ...(a.requirePromotionAttestation ? { attestations: [{ name: 'promotion', intoto: { type: PROMOTION_PREDICATE_TYPE } }] } : {}),
+      ...(attestations.length > 0 ? { attestations } : {}),
     },
   };
 }
@@ -341,6 +259,13 @@ function clusterPolicy(config: PlatformConfig, a: AdmissionConfig): ClusterPolic
       verifyImages: verify({ attestations: [{ type: PROMOTION_PREDICATE_TYPE, attestors: anyOf(attestationKeys(a)) }] }),
     });
   }
+  if (a.requireVulnerabilityAttestation && a.scannerKey) {
+    rules.push({
+      name: 'verify-vulnerability-attestation',
+      match,
+      verifyImages: verify({ attestations: [{ type: VULN_PREDICATE_TYPE, attestors: anyOf([a.scannerKey]) }] }),
+    });
+  }
   return {
     apiVersion: CLUSTER_POLICY_API_VERSION,
     kind: 'ClusterPolicy',
@@ -348,7 +273,8 @@ function clusterPolicy(config: PlatformConfig, a: AdmissionConfig): ClusterPolic
       POLICY_NAMES.clusterPolicy,
       'Trusted, signed and promoted images',
       `Images come from ${trusted}/, pinned by digest, signed by the signing key` +
-        (a.requirePromotionAttestation ? ', with the promotion attestation.' : '.') +
+        (a.requirePromotionAttestation ? ', with the promotion attestation' : '') +
+        (a.requireVulnerabilityAttestation ? ', with the vulnerability attestation by the scanner.' : '.') +
         (a.transparencyLog ? '' : ' No transparency log: Rekor is skipped explicitly.'),
     ),
     spec: {

@@ -96,6 +96,9 @@ function loadManifest() {
       // Optional: link flags for tools that stamp their version at link time
       // (e.g. argo); "{version}" is replaced by the pinned version.
       ldflags: t.ldflags ? String(t.ldflags).replaceAll('{version}', t.version) : null,
+      // Optional: the module root, for tools whose go.mod has replace directives
+      // (`go install mod@version` refuses them): built inside a copy of the module.
+      moduleRoot: t.moduleRoot ?? null,
       path: path.join(TOOLS_HOME, 'tools', name, t.version, name),
     });
   }
@@ -282,6 +285,36 @@ async function buildViaTempModule(t, tmpBin, logFile) {
   }
 }
 
+/**
+ * Build inside a copy of the module itself (`go mod download`, checksums verified as usual), so the
+ * module's own go.mod with its replace directives applies: for tools that `go install mod@version`
+ * refuses (kyverno's CLI). The package is `module` relative to `moduleRoot`.
+ */
+async function buildInModuleCopy(t, tmpBin, logFile) {
+  const dl = await run(GO, ['mod', 'download', '-json', `${t.moduleRoot}@${t.version}`], { env: { GOWORK: 'off', GOFLAGS: '-mod=mod' }, cwd: os.tmpdir(), logFile });
+  let dir;
+  try {
+    dir = JSON.parse(dl.out.slice(dl.out.indexOf('{'))).Dir;
+  } catch {
+    return { ...dl, code: dl.code || 1, command: `go mod download -json ${t.moduleRoot}@${t.version}` };
+  }
+  if (dl.code !== 0 || !dir) return { ...dl, code: dl.code || 1, command: `go mod download -json ${t.moduleRoot}@${t.version}` };
+  const work = fs.mkdtempSync(path.join(path.dirname(tmpBin), `.src-${t.version}-`));
+  activeTemps.add(work);
+  try {
+    fs.cpSync(dir, work, { recursive: true });
+    runSync('chmod', ['-R', 'u+w', work]);
+    const pkg = `./${path.posix.relative(t.moduleRoot, t.module)}`;
+    const env = { GOWORK: 'off', GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' };
+    const args = ['build', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), '-o', path.join(tmpBin, t.name), pkg];
+    const r = await run(GO, args, { env, cwd: work, logFile, append: true });
+    return { ...r, command: `cd <${t.moduleRoot}@${t.version}> && ${cmdline(env, 'go', args)}` };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+    activeTemps.delete(work);
+  }
+}
+
 async function installGo(t) {
   if (isExecutable(t.path)) {
     const relinked = linkBin(t);
@@ -301,9 +334,15 @@ async function installGo(t) {
   try {
     const env = { GOBIN: tmpBin };
     const args = ['install', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), `${t.module}@${t.version}`];
-    let r = await run(GO, args, { env, logFile });
-    r.command = cmdline(env, 'go', args);
-    if (r.code !== 0 && LIST_LOOKUP_FAILED.test(r.out)) {
+    let r;
+    if (t.moduleRoot) {
+      console.log(`${label(t)} … go build ${t.module} inside a copy of ${t.moduleRoot}@${t.version} (its go.mod has replace directives)`);
+      r = await buildInModuleCopy(t, tmpBin, logFile);
+    } else {
+      r = await run(GO, args, { env, logFile });
+      r.command = cmdline(env, 'go', args);
+    }
+    if (r.code !== 0 && !t.moduleRoot && LIST_LOOKUP_FAILED.test(r.out)) {
       const why = r.out.split('\n').find((l) => /loading (deprecation|retractions)/.test(l)) ?? '';
       console.log(`${label(t)} … module proxy refused the version list (${why.replace(/^go: \S+@\S+: /, '').slice(0, 300)})`);
       console.log(`${label(t)} … building via go get ${t.module}@${t.version} + go build in a temp module`);

@@ -1,5 +1,5 @@
 /** The in-toto predicate of a promotion: what was promoted, from where, checked how, by whom. */
-export const PROMOTION_PREDICATE_TYPE = 'https://forge.dev/attestations/promotion/v1';
+export { PROMOTION_PREDICATE_TYPE } from '../lib/predicates.ts';
 
 export interface PromotionPredicate {
   source: string;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { reportProgress, writeOutput } from '../lib/argo-io.ts';
 import { CUE_LIMITS } from '../lib/cue.ts';
-import { parseToolArgs, runMain } from '../lib/cli.ts';
+import { optionsOf, parseToolArgs, runMain } from '../lib/cli.ts';
 import { createLogger } from '../lib/log.ts';
 import type { DiscoveryOutput } from './contract.ts';
 import { DEFAULT_SLOTS, discover } from './discover.ts';
@@ -29,20 +29,6 @@ Options (each may also come from FORGE_<OPTION>, e.g. FORGE_COMMIT):
   --outputs-dir DIR   also write Argo output files to DIR (discovery.json, group-N, ...)
 `;
 
-export const options = {
-  'repo-url': { type: 'string' },
-  commit: { type: 'string' },
-  branch: { type: 'string' },
-  tag: { type: 'string' },
-  paths: { type: 'string', multiple: true },
-  slots: { type: 'string' },
-  'cue-memory-mib': { type: 'string' },
-  'cue-timeout-seconds': { type: 'string' },
-  output: { type: 'string' },
-  'outputs-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
 const schema = z.object({
   'repo-url': z.string().min(1).optional(),
   commit: z.string().optional(),
@@ -56,6 +42,9 @@ const schema = z.object({
   'outputs-dir': z.string().optional(),
   help: z.boolean().optional(),
 });
+
+/** The option table, from the schema (each option declared once). */
+export const options = optionsOf(schema.shape, { help: 'h' });
 
 /** Empty strings are how Argo passes "not set" for optional parameters. */
 const orUndefined = (s: string | undefined) => (s ? s : undefined);

@@ -3,9 +3,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { exceptionSchema } from '../scan/exceptions.ts';
+import { exceptionSchema } from './scan-exceptions.ts';
 import { ForgeError } from './errors.ts';
 import { K8S_OBJECT_URI, parseK8sRef, readKubernetesPublicKey } from './k8s-public-key.ts';
+import { DEFAULT_THRESHOLD, severitySchema } from './severity.ts';
+import { SIZE_PATTERN } from './size.ts';
 
 /**
  * The named promotion settings a platform team configures (platform config `promotion`), shipped
@@ -31,14 +33,14 @@ export const verificationKeySchema = z.union([
 ]);
 
 export const scanPolicySettingsSchema = z.strictObject({
-  threshold: z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).default('HIGH'),
+  threshold: severitySchema.default(DEFAULT_THRESHOLD),
   ignoreUnfixed: z.boolean().default(false),
   exceptions: z.array(exceptionSchema).default([]),
 });
 
 export const promotionPolicySettingsSchema = z.strictObject({
   /** Compressed size limit per platform image, e.g. "2GiB". */
-  maxSize: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i, 'must be a size such as 500MiB or 2GiB').default('2GiB'),
+  maxSize: z.string().regex(SIZE_PATTERN, 'must be a size such as 500MiB or 2GiB').default('2GiB'),
 });
 
 export const promotionSettingsSchema = z.strictObject({
@@ -49,6 +51,12 @@ export const promotionSettingsSchema = z.strictObject({
   promotionPolicies: z.record(name, promotionPolicySettingsSchema).refine((r) => Object.keys(r).length > 0, 'define at least one promotion policy'),
   /** Public key that verifies the promotion attestation right after it is signed. */
   attestationPublicKey: z.union([z.strictObject({ publicKey: pem }), z.strictObject({ kms })]),
+  /**
+   * Who signs the vulnerability attestations (`cosign attest --type vuln`) the scan gate trusts: the
+   * platform's scanner, never a submitter's key. Optional here so older settings files still parse;
+   * the scan gate refuses to run without it, and the platform config requires it.
+   */
+  scanner: verificationKeySchema.optional(),
 });
 
 export type PromotionSettings = z.infer<typeof promotionSettingsSchema>;
@@ -75,11 +83,27 @@ export async function loadPromotionSettings(file = SETTINGS_FILE): Promise<Promo
   return parsed.data;
 }
 
-/** Looks a name up in one of the settings' maps, with an error listing the names that exist. */
-export function pick<T>(map: Record<string, T>, key: string, what: string): T {
-  const value = map[key];
-  if (value === undefined) throw new ForgeError('INVALID_ARGS', `unknown ${what} "${key}" (configured: ${Object.keys(map).join(', ')})`);
-  return value;
+/**
+ * Looks a user-given name up in one of the settings' maps, as an own key only (`constructor`,
+ * `toString`, `__proto__` name nothing unless configured), with an error listing the names that exist.
+ */
+export function pick<T>(map: Readonly<Record<string, T>>, key: string, what: string): T {
+  if (!Object.hasOwn(map, key)) throw new ForgeError('INVALID_ARGS', `unknown ${what} "${key}" (configured: ${Object.keys(map).join(', ')})`);
+  return map[key]!;
+}
+
+/** How cosign is told to verify with a configured key, and how that key is named in outputs. */
+export interface KeyVerifier {
+  key?: string;
+  keyless?: { identity: string; issuer: string };
+  transparencyLog: boolean;
+  label: string;
+}
+
+/** A configured key as cosign verification options (a PEM is written to a file cosign reads). */
+export async function verifierFor(name: string, key: VerificationKey, transparencyLog: boolean): Promise<KeyVerifier> {
+  const label = keyLabel(name, key);
+  return 'keyless' in key ? { keyless: key.keyless, transparencyLog, label } : { key: await cosignKeyRef(key), transparencyLog, label };
 }
 
 /**

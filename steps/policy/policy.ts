@@ -34,11 +34,6 @@ export function policyError(image: ResolvedImage, result: PolicyResult): ForgeEr
   );
 }
 
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/i.exec(text.trim());
-  if (!m) throw new ForgeError('INVALID_ARGS', `size "${text}" is not a size like 500MiB or 2GiB`);
-  const units: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
-  return Math.round(Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!);
-}
-
 export { formatBytes };
+/** The size syntax is defined once, in steps/lib/size.ts. */
+export { parseSize } from '../lib/size.ts';

@@ -4,10 +4,13 @@ import { ForgeError } from '../lib/errors.ts';
 import { defaultDataDir, openDatabase } from '../lib/records/db.ts';
 import { PromotionRecords } from '../lib/records/records.ts';
 import { DEFAULT_MAX_COMPRESSED_BYTES, formatBytes, parseSize } from '../policy/policy.ts';
-import { loadExceptions } from '../scan/exceptions.ts';
+import { inArgo } from '../lib/argo-io.ts';
+import { loadExceptions } from '../lib/scan-exceptions.ts';
+import { DEFAULT_THRESHOLD, severitySchema } from '../lib/severity.ts';
+import type { ScanSource } from '../scan/source.ts';
 import { promote, type StepReport } from './promote.ts';
 
-export const usage = `Usage: forge promote IMAGE --incoming PREFIX --trusted PREFIX --key PUB --scan-report FILE
+export const usage = `Usage: forge promote IMAGE --incoming PREFIX --trusted PREFIX --key PUB --scanner-key PUB
                      --promotion-key KEY --promotion-pub PUB --transparency-log true|false [options]
 
 Runs verify-and-promote without a cluster: resolve, then verify, scan and policy together, then
@@ -19,7 +22,12 @@ path under the trusted prefix.
   --key REF                signature key: file, k8s://<ns>/<secret>, or KMS URI
   --identity ID --issuer URL   keyless signatures instead of --key
   --transparency-log B     required: false when there is no Rekor
-  --scan-report FILE       Trivy JSON report of the image (by digest)
+  --scanner-key REF        the scan result is the image's vulnerability attestation (cosign attest
+                           --type vuln), verified with this scanner key (file, k8s://, KMS URI)
+  --scanner-identity ID --scanner-issuer URL   or a keyless scanner identity
+  --unverified-scan-report FILE
+                           instead: a Trivy JSON report file nobody signed (laptop only; a loud
+                           warning every time, refused inside Argo, marked UNVERIFIED in the records)
   --exceptions FILE        vulnerability exceptions (YAML/JSON: id, reason, expires)
   --threshold SEVERITY     lowest blocking severity (default HIGH)
   --ignore-unfixed         let vulnerabilities without a fix through
@@ -41,9 +49,12 @@ const schema = z.object({
   identity: z.string().optional(),
   issuer: z.string().optional(),
   'transparency-log': transparencyLogFlag,
-  'scan-report': z.string().min(1),
+  'scanner-key': z.string().min(1).optional(),
+  'scanner-identity': z.string().min(1).optional(),
+  'scanner-issuer': z.string().min(1).optional(),
+  'unverified-scan-report': z.string().min(1).optional(),
   exceptions: z.string().optional(),
-  threshold: z.enum(['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).default('HIGH'),
+  threshold: severitySchema.default(DEFAULT_THRESHOLD),
   'ignore-unfixed': z.boolean().default(false),
   'max-size': z.string().optional(),
   'promotion-key': z.string().min(1),
@@ -53,6 +64,22 @@ const schema = z.object({
   json: z.boolean().optional(),
   ...commonSchema,
 });
+
+/** Exactly one scan source: a scanner key or identity (the attestation), or the unverified file. */
+function scanSource(v: z.infer<typeof schema>, transparencyLog: boolean): ScanSource {
+  const given = [v['scanner-key'], v['scanner-identity'], v['unverified-scan-report']].filter(Boolean).length;
+  if (given !== 1) {
+    throw new ForgeError('INVALID_ARGS', 'give exactly one scan source: --scanner-key REF or --scanner-identity ID --scanner-issuer URL (the vulnerability attestation), or --unverified-scan-report FILE (laptop only)');
+  }
+  if (v['unverified-scan-report']) {
+    if (inArgo()) throw new ForgeError('INVALID_ARGS', '--unverified-scan-report is refused inside Argo: only vulnerability attestations signed by the platform scanner are trusted there');
+    return { kind: 'unverified-report', file: v['unverified-scan-report'] };
+  }
+  if (v['scanner-key']) return { kind: 'attestation', scanner: { key: v['scanner-key'], transparencyLog, label: v['scanner-key'] } };
+  if (!v['scanner-issuer']) throw new ForgeError('INVALID_ARGS', '--scanner-identity needs --scanner-issuer');
+  const keyless = { identity: v['scanner-identity']!, issuer: v['scanner-issuer'] };
+  return { kind: 'attestation', scanner: { keyless, transparencyLog, label: `${keyless.identity} (${keyless.issuer})` } };
+}
 
 const line = (s: StepReport) => `${s.ok ? '✓' : '✗'} ${s.step.padEnd(8)} ${s.summary}  (${s.ms} ms)\n`;
 
@@ -75,7 +102,7 @@ export function main(argv: string[]): Promise<void> {
             incoming: v.incoming,
             trusted: v.trusted,
             verify: { key: v.key, keyless: v.identity && v.issuer ? { identity: v.identity, issuer: v.issuer } : undefined, transparencyLog },
-            scanReport: v['scan-report'],
+            scanSource: scanSource(v, transparencyLog),
             scan: { threshold: v.threshold, ignoreUnfixed: v['ignore-unfixed'], exceptions: v.exceptions ? await loadExceptions(v.exceptions) : [] },
             policy: { maxCompressedBytes: v['max-size'] ? parseSize(v['max-size']) : DEFAULT_MAX_COMPRESSED_BYTES },
             attest: { key: v['promotion-key'], password: process.env.COSIGN_PASSWORD, verifyKey: v['promotion-pub'] },

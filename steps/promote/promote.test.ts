@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../../test/helpers/fault-proxy.ts';
 import { buildImage, buildIndex, catalog } from '../../test/helpers/images.ts';
 import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
-import { trivyReport, type Vuln } from '../../test/helpers/trivy.ts';
+import { attestScan, trivyReport, type Vuln } from '../../test/helpers/trivy.ts';
 import { attestPromotion } from '../attest/attest.ts';
 import { PROMOTION_PREDICATE_TYPE } from '../attest/predicate.ts';
 import { promoteDigest } from '../copy/copy.ts';
@@ -27,19 +27,16 @@ let work: string;
 let devKey: { privateKey: string; publicKey: string };
 let otherKey: { privateKey: string; publicKey: string };
 let promotionKey: { privateKey: string; publicKey: string };
+let scannerKey: { privateKey: string; publicKey: string };
 let db: Database;
 let records: PromotionRecords;
 
 beforeAll(async () => {
   [incoming, trusted] = await Promise.all([startRegistry(), startRegistry()]);
   work = await mkdtemp(join(tmpdir(), 'forge-promote-test-'));
-  const dirs = ['dev', 'other', 'promotion'].map((d) => join(work, d));
-  await Promise.all(dirs.map((d) => mkdtemp(`${d}-`).then((x) => x)));
-  const made = await Promise.all(dirs.map(async (d) => {
-    const dir = await mkdtemp(`${d}-`);
-    return generateKeyPair(dir);
-  }));
-  [devKey, otherKey, promotionKey] = made as [typeof devKey, typeof devKey, typeof devKey];
+  const dirs = ['dev', 'other', 'promotion', 'scanner'].map((d) => join(work, d));
+  const made = await Promise.all(dirs.map(async (d) => generateKeyPair(await mkdtemp(`${d}-`))));
+  [devKey, otherKey, promotionKey, scannerKey] = made as [typeof devKey, typeof devKey, typeof devKey, typeof devKey];
   db = await openDatabase({ dataDir: join(work, 'records') });
   records = new PromotionRecords(db);
 }, 120_000);
@@ -51,8 +48,12 @@ afterAll(async () => {
 });
 
 let counter = 0;
-/** A fresh signed image in the incoming registry with its scan report; returns its reference and config. */
-async function candidate(opts: { user?: string; vulns?: Vuln[]; sign?: 'dev' | 'other' | 'none'; tag?: string; layerBytes?: number; index?: boolean } = {}) {
+/**
+ * A fresh signed image in the incoming registry with its scan result: by default the scanner's
+ * vulnerability attestation on the digest (`scan`: who signs it, or none); the same report is also
+ * written to a file (what a submitter could hand over, and what --unverified-scan-report reads).
+ */
+async function candidate(opts: { user?: string; vulns?: Vuln[]; sign?: 'dev' | 'other' | 'none'; scan?: 'scanner' | 'dev' | 'none'; tag?: string; layerBytes?: number; index?: boolean } = {}) {
   const name = `team/app-${++counter}`;
   const repository = `${incoming.host}/${name}`;
   const reference = `${repository}:${opts.tag ?? '1.0.0'}`;
@@ -60,16 +61,22 @@ async function candidate(opts: { user?: string; vulns?: Vuln[]; sign?: 'dev' | '
   const signer = opts.sign ?? 'dev';
   if (signer !== 'none') await signImage(`${repository}@${digest}`, { key: signer === 'dev' ? devKey.privateKey : otherKey.privateKey, transparencyLog: false });
   const report = join(work, `report-${counter}.json`);
-  await writeFile(report, JSON.stringify(trivyReport(repository, digest, opts.user ?? '1000', opts.vulns ?? [])));
+  const content = trivyReport(repository, digest, opts.user ?? '1000', opts.vulns ?? []);
+  await writeFile(report, JSON.stringify(content));
+  const scanSigner = opts.scan ?? 'scanner';
+  if (scanSigner !== 'none') await attestScan(`${repository}@${digest}`, content, scanSigner === 'scanner' ? scannerKey.privateKey : devKey.privateKey);
   return { name, repository, reference, digest, report, trustedRepository: `${trusted.host}/forge/${name}` };
 }
 
-function config(scanReport: string, overrides: Partial<PromoteConfig> = {}): PromoteConfig {
+/** The scan source of every promotion here: attestations verified with the scanner's public key. */
+const scanner = () => ({ kind: 'attestation' as const, scanner: { key: scannerKey.publicKey, transparencyLog: false, label: 'scanner' } });
+
+function config(_report?: string, overrides: Partial<PromoteConfig> = {}): PromoteConfig {
   return {
     incoming: incoming.host,
     trusted: `${trusted.host}/forge`,
     verify: { key: devKey.publicKey, transparencyLog: false },
-    scanReport,
+    scanSource: scanner(),
     scan: {},
     policy: { maxCompressedBytes: 10 * 1024 * 1024 },
     attest: { key: promotionKey.privateKey, verifyKey: promotionKey.publicKey },
@@ -126,12 +133,14 @@ describe('verify-and-promote: a good image', () => {
     // The attestation digest names the attestation's own layer in the .att manifest ...
     const attestationTag = `${c.trustedRepository}:${signatureTag(c.digest, 'att')}`;
     const layers = () => crane(['manifest', '--insecure', attestationTag]).then((m) => (JSON.parse(m) as { layers: { digest: string }[] }).layers.map((l) => l.digest));
-    expect(await layers()).toEqual([result.attestationDigest]);
+    // (beside the scanner's vulnerability attestation, copied along with the .att tag)
+    expect(await layers()).toHaveLength(2);
+    expect(await layers()).toContain(result.attestationDigest);
     // ... so it stays valid when another attestation (here an SBOM by the developer) is added later.
     const sbom = join(work, 'sbom.json');
     await writeFile(sbom, JSON.stringify({ packages: [] }));
     await attestImage(result.trustedReference, sbom, 'https://spdx.dev/Document', { key: devKey.privateKey, transparencyLog: false });
-    expect(await layers()).toHaveLength(2);
+    expect(await layers()).toHaveLength(3);
     expect(await layers()).toContain(result.attestationDigest);
 
     const again = await promote(c.reference, config(c.report), records);
@@ -231,7 +240,67 @@ describe('verify-and-promote: refusals leave the trusted registry and the record
   it('refuses a scan report that is not about the promoted digest', async () => {
     const a = await candidate();
     const b = await candidate();
-    await refused(a.reference, config(b.report), 'SCAN_BLOCKED', /not for|is for/);
+    await refused(a.reference, config(undefined, { scanSource: { kind: 'unverified-report', file: b.report } }), 'SCAN_BLOCKED', /not for|is for/);
+  });
+});
+
+/** Case 1 of issue 8: the scan gate trusts only a vulnerability attestation signed by the platform scanner. */
+describe('verify-and-promote: the scan result must be the scanner-signed vulnerability attestation', () => {
+  it('refuses an image that has only a forged, unsigned report ("Results": null): there is nothing the gate will read it from', async () => {
+    const c = await candidate({ scan: 'none' });
+    // the one-line report of the attack, bound to the right digest: the default configuration has no place to take it from
+    await writeFile(c.report, JSON.stringify({ SchemaVersion: 2, ArtifactName: c.reference, ArtifactType: 'container_image', Metadata: { RepoDigests: [`${c.repository}@${c.digest}`] }, Results: null }));
+    const e = await refused(c.reference, config(), 'SCAN_BLOCKED', /no trusted scan result for .*@sha256:[0-9a-f]{64}: no vulnerability attestation \(https:\/\/cosign\.sigstore\.dev\/attestation\/vuln\/v1\) verifies with the scanner scanner/);
+    expect(e.format()).toMatch(/cosign attest --type vuln/);
+    const events = await records.listEvents({ digest: c.digest, limit: 5 });
+    expect(events[0]).toMatchObject({ outcome: 'refused', checkName: 'scan' });
+  });
+
+  it("refuses a vulnerability attestation signed by the submitter's own image-signing key", async () => {
+    const c = await candidate({ scan: 'dev', vulns: [] });
+    await refused(c.reference, config(), 'SCAN_BLOCKED', /no vulnerability attestation .* verifies with the scanner scanner: .*(no matching attestations|signature|verif)/i);
+  });
+
+  it("refuses the scanner's attestation of another digest put on this image's .att tag", async () => {
+    const clean = await candidate();
+    const target = await candidate({ scan: 'none', vulns: [{ id: 'CVE-2024-0666', pkg: 'openssl', severity: 'CRITICAL', fixed: '3.0.15' }] });
+    await copy(`${clean.repository}:${signatureTag(clean.digest, 'att')}`, `${target.repository}:${signatureTag(target.digest, 'att')}`);
+    await refused(target.reference, config(), 'SCAN_BLOCKED', new RegExp(`no trusted scan result for .*${target.digest}: (no vulnerability attestation .* verifies with the scanner scanner: no matching attestations: no matching subject digest found|the 1 vulnerability attestation\\(s\\) signed by the scanner scanner are about another image)`));
+  });
+
+  it('promotes with a clean attestation and says where the scan result came from', async () => {
+    const c = await candidate({ vulns: [{ id: 'CVE-2024-0100', pkg: 'zlib', severity: 'LOW' }] });
+    const result = await promote(c.reference, config(), records);
+    expect(result.steps.find((s) => s.step === 'scan')!.summary).toMatch(/passed/i);
+    const rows = await db.query<{ scan_summary: { report: string; counts: { LOW: number } } }>('SELECT scan_summary FROM promotions WHERE digest = $1', [c.digest]);
+    expect(rows.rows[0]!.scan_summary.report).toMatch(/^vulnerability attestation by scanner \(scan finished \d{4}-/);
+    expect(rows.rows[0]!.scan_summary.counts.LOW).toBe(1);
+  });
+
+  it('refuses a signed attestation whose report has a CRITICAL vulnerability', async () => {
+    const c = await candidate({ vulns: [{ id: 'CVE-2024-0777', pkg: 'glibc', severity: 'CRITICAL', fixed: '2.36-9' }] });
+    await refused(c.reference, config(), 'SCAN_BLOCKED', /1 CRITICAL vulnerabilit.*CVE-2024-0777/);
+  });
+
+  it('reads the newest of several attestations: a later scan that found a CRITICAL wins over an earlier clean one', async () => {
+    const c = await candidate({ vulns: [] });
+    const later = trivyReport(c.repository, c.digest, '1000', [{ id: 'CVE-2024-0888', pkg: 'curl', severity: 'CRITICAL', fixed: '8.0.1' }]);
+    await attestScan(`${c.repository}@${c.digest}`, later, scannerKey.privateKey, { finishedOn: new Date(Date.now() + 60_000) });
+    await refused(c.reference, config(), 'SCAN_BLOCKED', /CVE-2024-0888/);
+  });
+
+  it('refuses an attestation of the bare Trivy report, which cosign attests with an empty scanner.result', async () => {
+    const c = await candidate({ scan: 'none' });
+    await attestImage(`${c.repository}@${c.digest}`, c.report, 'vuln', { key: scannerKey.privateKey, transparencyLog: false });
+    await refused(c.reference, config(), 'SCAN_BLOCKED', /carries no scan result \(predicate\.scanner\.result is null\)/);
+  });
+
+  it('reads an unverified report file only when asked for by name, and marks the record UNVERIFIED', async () => {
+    const c = await candidate({ scan: 'none' });
+    const result = await promote(c.reference, config(undefined, { scanSource: { kind: 'unverified-report', file: c.report } }), records);
+    const rows = await db.query<{ scan_summary: { report: string } }>('SELECT scan_summary FROM promotions WHERE digest = $1', [c.digest]);
+    expect(rows.rows[0]!.scan_summary.report).toBe(`UNVERIFIED report file ${c.report}`);
+    expect(result.created).toBe(true);
   });
 });
 
@@ -266,9 +335,9 @@ describe('verify-and-promote: a registry that fails mid-copy', () => {
 describe('forge promote (the CLI)', () => {
   const cli = (args: string[]) =>
     execa(join(process.cwd(), 'bin/forge.mjs'), ['promote', ...args], { reject: false, env: { FORGE_STATE_DIR: join(work, 'cli-state'), COSIGN_PASSWORD: '' } });
-  const flags = (c: { report: string }) => [
+  const flags = (_c: { report: string }) => [
     '--incoming', incoming.host, '--trusted', `${trusted.host}/forge`, '--key', devKey.publicKey, '--transparency-log', 'false',
-    '--scan-report', c.report, '--promotion-key', promotionKey.privateKey, '--promotion-pub', promotionKey.publicKey,
+    '--scanner-key', scannerKey.publicKey, '--promotion-key', promotionKey.privateKey, '--promotion-pub', promotionKey.publicKey,
   ];
 
   it('prints each step, then the result; --json for machines; exit 1 with the reason on a refusal', async () => {
@@ -285,6 +354,26 @@ describe('forge promote (the CLI)', () => {
     expect(refusedRun.exitCode).toBe(1);
     expect(refusedRun.stdout).toMatch(/✗ policy/);
     expect(refusedRun.stderr).toMatch(/POLICY_VIOLATION: .*\n\s+non-root: required a non-root user.*; actual USER root \(no \/etc\/passwd in the image\)/);
+  });
+});
+
+describe('forge promote --unverified-scan-report (laptop only)', () => {
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    execa(join(process.cwd(), 'bin/forge.mjs'), ['promote', ...args], { reject: false, env: { FORGE_STATE_DIR: join(work, 'cli-state-unverified'), COSIGN_PASSWORD: '', ...env } });
+  const flags = () => ['--incoming', incoming.host, '--trusted', `${trusted.host}/forge`, '--key', devKey.publicKey, '--transparency-log', 'false', '--promotion-key', promotionKey.privateKey, '--promotion-pub', promotionKey.publicKey];
+
+  it('warns loudly every time it reads one, and is refused inside Argo', async () => {
+    const c = await candidate({ scan: 'none' });
+    const run = await cli([c.reference, ...flags(), '--unverified-scan-report', c.report]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toContain('!!! WARNING: UNVERIFIED SCAN REPORT: the scan gate is reading a report file that no scanner signed');
+    expect(run.stdout).toMatch(/✓ scan/);
+    const inArgo = await cli([c.reference, ...flags(), '--unverified-scan-report', c.report], { ARGO_NODE_ID: 'n-1' });
+    expect(inArgo.exitCode).toBe(2);
+    expect(inArgo.stderr).toContain('INVALID_ARGS: --unverified-scan-report is refused inside Argo');
+    const both = await cli([c.reference, ...flags(), '--unverified-scan-report', c.report, '--scanner-key', scannerKey.publicKey]);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toContain('give exactly one scan source');
   });
 });
 

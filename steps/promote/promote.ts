@@ -5,8 +5,9 @@ import { ForgeError, isForgeError } from '../lib/errors.ts';
 import type { PromotionRecords } from '../lib/records/records.ts';
 import { evaluatePolicy, policyError, type PromotionPolicy } from '../policy/policy.ts';
 import { resolveImage, trustedRepositoryFor } from '../resolve/resolve.ts';
+import { createLogger } from '../lib/log.ts';
 import { evaluateScan, scanSummary, type ScanPolicyInput } from '../scan/gate.ts';
-import { readReport } from '../scan/report.ts';
+import { readScan, type ScanSource } from '../scan/source.ts';
 import { verifySignature, type VerifyPolicy } from '../verify/verify.ts';
 
 export type StepName = 'resolve' | 'verify' | 'scan' | 'policy' | 'promote' | 'attest' | 'record';
@@ -24,8 +25,11 @@ export interface PromoteConfig {
   /** `<registry>/<path>` prefix of the trusted registry; the repository path below the prefix is kept. */
   trusted: string;
   verify: VerifyPolicy;
-  /** A Trivy JSON report of the image (the vulnerability database cannot be downloaded here). */
-  scanReport: string;
+  /**
+   * Where the scan result comes from: a vulnerability attestation on the image verified with the
+   * scanner's key or identity (the default), or — on a laptop only — an unverified report file.
+   */
+  scanSource: ScanSource;
   scan: Omit<ScanPolicyInput, 'digest'>;
   policy: PromotionPolicy;
   /** Promotion key: signs the attestation; `verifyKey` checks it straight after. */
@@ -58,6 +62,7 @@ const asJson = (value: unknown): never => JSON.parse(JSON.stringify(value)) as n
  */
 export async function promote(image: string, config: PromoteConfig, records: RecordsPort, onStep: (r: StepReport) => void = () => undefined): Promise<PromoteResult> {
   const steps: StepReport[] = [];
+  const log = createLogger('promote');
   // What the audit trail can say about a refusal grows as the steps learn it.
   const known: { digest?: string; trustedRepository?: string } = {};
   const run = async <T>(step: StepName, fn: () => Promise<T>, summarize: (t: T) => string): Promise<T> => {
@@ -107,9 +112,10 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
     run(
       'scan',
       async () => {
-        const result = evaluateScan(await readReport(config.scanReport), { ...config.scan, digest: r.digest });
+        const scan = await readScan(r.reference, config.scanSource, log);
+        const result = evaluateScan(scan.report, { ...config.scan, digest: r.digest });
         if (!result.passed) throw new ForgeError('SCAN_BLOCKED', result.message);
-        return result;
+        return Object.assign(result, { origin: scan.origin });
       },
       (x) => x.message,
     ),
@@ -127,7 +133,7 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
   if (refusal) throw refusal.reason;
   const [signer, scan, policy] = gates.map((g) => (g as PromiseFulfilledResult<unknown>).value) as [
     Awaited<ReturnType<typeof verifySignature>>,
-    ReturnType<typeof evaluateScan>,
+    ReturnType<typeof evaluateScan> & { origin: string },
     ReturnType<typeof evaluatePolicy>,
   ];
   // Copy and attest take the same per-image lock (as the template's mutex): no attestation is
@@ -143,7 +149,7 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
     digest: r.digest,
     trusted: copied.reference,
     signer: signer.signer,
-    scan: scanSummary(scan),
+    scan: { ...scanSummary(scan), report: scan.origin },
     policy: policy.checks,
     workflow: config.workflow,
     promotedAt: new Date().toISOString(),
@@ -170,7 +176,7 @@ export async function promote(image: string, config: PromoteConfig, records: Rec
         digest: r.digest,
         sourceReference: r.reference,
         signer: { signer: signer.signer, transparencyLog: signer.transparencyLog },
-        scanSummary: asJson(scanSummary(scan)),
+        scanSummary: asJson({ ...scanSummary(scan), report: scan.origin }),
         policyResults: asJson(policy.checks),
         attestationDigest: attested.attestationDigest,
         workflowName: config.workflow.name,

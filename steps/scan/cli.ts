@@ -1,30 +1,36 @@
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { z } from 'zod';
-import { writeOutput } from '../lib/argo-io.ts';
-import { parseToolArgs, runMain } from '../lib/cli.ts';
-import { loadPromotionSettings, pick } from '../lib/promotion-settings.ts';
+import { inArgo, writeOutput } from '../lib/argo-io.ts';
+import { optionsOf, parseToolArgs, pinnedImage, runMain, transparencyLogFlag } from '../lib/cli.ts';
 import { ForgeError, isForgeError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
-import { findExecutable } from '../lib/tools.ts';
-import { parseReference } from '../lib/reference.ts';
-import { loadExceptions } from './exceptions.ts';
-import { DEFAULT_THRESHOLD, describeFinding, evaluateScan, scanSummary, type ScanResult } from './gate.ts';
-import { parseTrivyReport, readReport, SEVERITIES, type TrivyReport } from './report.ts';
+import { VULN_PREDICATE_TYPE } from '../lib/predicates.ts';
+import { loadPromotionSettings, pick, SETTINGS_FILE, verifierFor, type PromotionSettings } from '../lib/promotion-settings.ts';
+import { parsePinnedReference } from '../lib/reference.ts';
+import { loadExceptions } from '../lib/scan-exceptions.ts';
+import { DEFAULT_THRESHOLD, SEVERITIES, severitySchema } from '../lib/severity.ts';
+import { describeFinding, evaluateScan, scanSummary, type ScanResult } from './gate.ts';
+import { readScan, type ScanSource } from './source.ts';
 
-export const usage = `Usage: forge scan (--report FILE | --image REF) [options]
+export const usage = `Usage: forge scan --image REPOSITORY@sha256:… [--scan-policy NAME | options]
 
-The scan gate of verify-and-promote: reads a Trivy image report and fails (exit 1) when a
-vulnerability at or above the threshold is not covered by a valid exception, or when an
-exception that would cover one has expired.
+The scan gate of verify-and-promote. Reads the image's vulnerability attestation
+(\`cosign attest --type vuln\`, predicate ${VULN_PREDICATE_TYPE}),
+verified with cosign against the platform's scanner (promotion settings \`scanner\`), takes the Trivy
+report from the verified predicate only, and fails (exit 1) when a vulnerability at or above the
+threshold is not covered by a valid exception, or when an exception that would cover one has expired.
 
 Options (each may also come from FORGE_<OPTION>, e.g. FORGE_THRESHOLD):
-  --report FILE        Trivy JSON report (\`trivy image --format json --output FILE <image>\`)
-  --image REF          with --report: binds the report to this image's digest; without one:
-                       run \`trivy image --format json --quiet REF\` (needs trivy on PATH or
-                       FORGE_TOOL_TRIVY, and access to trivy's vulnerability database)
-  --digest DIGEST      the report must be about this manifest digest (default: the digest of
-                       --image when it has one)
+  --image REF          the image, pinned by digest (the attestation's subject must be this digest)
+  --scan-policy NAME   a scan policy of the promotion settings (threshold, unfixed, exceptions)
+  --settings FILE      the promotion settings (default ${SETTINGS_FILE}); its \`scanner\` signs
+                       the attestations, its \`transparencyLog\` says whether Rekor is used
+  --scanner-key REF    laptop only, instead of the settings' scanner: a public key file, KMS URI or
+  --scanner-identity ID --scanner-issuer URL   keyless identity (needs --transparency-log)
+  --transparency-log B with --scanner-*: true or false (false: no Rekor, said explicitly)
+  --unverified-scan-report FILE
+                       laptop only: read a Trivy JSON report file nobody signed instead of an
+                       attestation. Logs a loud warning every time; refused inside Argo.
   --threshold SEV      lowest blocking severity: CRITICAL, HIGH (default), MEDIUM, LOW, UNKNOWN
   --ignore-unfixed     let vulnerabilities without a fix through
   --exceptions FILE    YAML or JSON list of exceptions (id, package?, reason, expires)
@@ -32,28 +38,17 @@ Options (each may also come from FORGE_<OPTION>, e.g. FORGE_THRESHOLD):
   --outputs-dir DIR    also write Argo output files: scan-summary.json, passed
 `;
 
-export const options = {
-  report: { type: 'string' },
-  image: { type: 'string' },
-  digest: { type: 'string' },
-  threshold: { type: 'string' },
-  'ignore-unfixed': { type: 'boolean' },
-  exceptions: { type: 'string' },
-  'scan-policy': { type: 'string' },
-  settings: { type: 'string' },
-  output: { type: 'string' },
-  'outputs-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
 /** Empty strings are how Argo passes "not set" for optional parameters. */
 const optional = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
 
 const schema = z.object({
-  report: optional,
-  image: optional,
-  digest: optional,
-  threshold: z.preprocess((v) => (typeof v === 'string' && v !== '' ? v.toUpperCase() : undefined), z.enum(SEVERITIES).default(DEFAULT_THRESHOLD)),
+  image: z.preprocess((v) => (v === '' ? undefined : v), pinnedImage),
+  'unverified-scan-report': optional,
+  'scanner-key': optional,
+  'scanner-identity': optional,
+  'scanner-issuer': optional,
+  'transparency-log': z.preprocess((v) => (v === '' ? undefined : v), transparencyLogFlag.optional()),
+  threshold: z.preprocess((v) => (v === '' ? undefined : v), severitySchema.default(DEFAULT_THRESHOLD)),
   'ignore-unfixed': z.boolean().default(false),
   exceptions: optional,
   'scan-policy': optional,
@@ -63,38 +58,59 @@ const schema = z.object({
   help: z.boolean().optional(),
 });
 
+type Values = z.infer<typeof schema>;
+
+/** Where the report comes from: the settings' scanner (always in Argo), explicit scanner flags, or an unverified file. */
+async function scanSource(v: Values, settings: PromotionSettings | undefined): Promise<ScanSource> {
+  const laptopOnly = v['unverified-scan-report'] ? '--unverified-scan-report' : v['scanner-key'] || v['scanner-identity'] ? '--scanner-key/--scanner-identity' : undefined;
+  if (laptopOnly && inArgo()) {
+    throw new ForgeError('INVALID_ARGS', `${laptopOnly} is refused inside Argo: the scan gate there trusts only vulnerability attestations signed by the platform scanner (promotion settings \`scanner\`)`);
+  }
+  if (v['unverified-scan-report']) return { kind: 'unverified-report', file: v['unverified-scan-report'] };
+  if (v['scanner-key'] || v['scanner-identity']) {
+    if (!v['transparency-log']) throw new ForgeError('INVALID_ARGS', '--transparency-log must be set explicitly to true or false with --scanner-key/--scanner-identity');
+    if (v['scanner-identity'] && !v['scanner-issuer']) throw new ForgeError('INVALID_ARGS', '--scanner-identity needs --scanner-issuer');
+    const transparencyLog = v['transparency-log'] === 'true';
+    return v['scanner-key']
+      ? { kind: 'attestation', scanner: { key: v['scanner-key'], transparencyLog, label: v['scanner-key'] } }
+      : { kind: 'attestation', scanner: { keyless: { identity: v['scanner-identity']!, issuer: v['scanner-issuer']! }, transparencyLog, label: `${v['scanner-identity']} (${v['scanner-issuer']})` } };
+  }
+  const s = settings ?? (await loadPromotionSettings(v.settings));
+  if (!s.scanner) {
+    throw new ForgeError('INVALID_CONFIG', `the promotion settings ${v.settings ?? SETTINGS_FILE} name no scanner: set promotion.scanner in the platform config (the key or identity that signs vulnerability attestations)`, [
+      { file: v.settings ?? SETTINGS_FILE, field: 'scanner', message: 'required by the scan gate' },
+    ]);
+  }
+  return { kind: 'attestation', scanner: await verifierFor('scanner', s.scanner, s.transparencyLog) };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const log = createLogger('scan');
   await runMain(log, async () => {
-    const { values } = parseToolArgs(argv, options, schema);
-    if (values.help) {
+    if (argv.includes('--help') || argv.includes('-h')) {
       process.stdout.write(usage);
       return;
     }
+    const { values } = parseToolArgs(argv, optionsOf(schema.shape, { help: 'h' }), schema);
     const outputsDir = values['outputs-dir'];
     let written = false;
     try {
-      if (!values.report && !values.image) throw new ForgeError('INVALID_ARGS', 'give --report FILE (a Trivy JSON report) or --image REF (to run trivy)');
-      const imageDigest = values.image ? parseReference(values.image).digest : undefined;
-      if (values.digest && imageDigest && values.digest !== imageDigest) {
-        throw new ForgeError('INVALID_ARGS', `--digest ${values.digest} differs from the digest of --image ${values.image}`);
-      }
-      const digest = values.digest ?? imageDigest;
-      const named = values['scan-policy']
-        ? pick((await loadPromotionSettings(values.settings)).scanPolicies, values['scan-policy'], 'scan policy')
-        : undefined;
+      const image = values.image;
+      const { digest } = parsePinnedReference(image);
+      const settings = values['scan-policy'] ? await loadPromotionSettings(values.settings) : undefined;
+      const named = settings ? pick(settings.scanPolicies, values['scan-policy']!, 'scan policy') : undefined;
       const exceptions = [...(named?.exceptions ?? []), ...(values.exceptions ? await loadExceptions(values.exceptions) : [])];
-      const report = values.report ? await readReport(values.report) : await scanImage(values.image!);
-      const result = evaluateScan(report, {
+      const scan = await readScan(image, await scanSource(values, settings), log);
+      const result = evaluateScan(scan.report, {
         threshold: named?.threshold ?? values.threshold,
         ignoreUnfixed: named?.ignoreUnfixed ?? values['ignore-unfixed'],
         exceptions,
-        ...(digest ? { digest } : {}),
+        digest,
       });
-      log.info({ passed: result.passed, summary: result.summary, blocking: result.blocking.length }, result.message);
-      if (outputsDir) await writeScanOutputs(outputsDir, result);
+      log.info({ passed: result.passed, summary: result.summary, blocking: result.blocking.length, origin: scan.origin }, result.message);
+      if (outputsDir) await writeScanOutputs(outputsDir, result, scan.origin);
       written = true;
-      process.stdout.write(values.output === 'json' ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, digest));
+      process.stdout.write(values.output === 'json' ? `${JSON.stringify({ ...result, origin: scan.origin, verified: scan.verified }, null, 2)}\n` : formatResult(result, digest, scan.origin));
       if (!result.passed) throw new ForgeError('SCAN_BLOCKED', result.message);
     } catch (e) {
       // A refused report still leaves the Argo outputs in place: the gate did not pass.
@@ -104,35 +120,10 @@ export async function main(argv: string[]): Promise<void> {
   });
 }
 
-/** `FORGE_TOOL_TRIVY`, then PATH. Trivy is not part of the pinned toolchain: it cannot be installed here. */
-export function findTrivy(): string | undefined {
-  return findExecutable('trivy');
-}
-
-/** Runs the real `trivy image --format json --quiet <ref>` (argument vector, no shell) and parses its report. */
-export async function scanImage(ref: string): Promise<TrivyReport> {
-  const trivy = findTrivy();
-  if (!trivy) {
-    throw new ForgeError(
-      'TOOL_MISSING',
-      "trivy is not installed here, and trivy's vulnerability database cannot be downloaded on these machines: " +
-        'pass --report FILE with a Trivy JSON report produced where trivy runs (`trivy image --format json --output FILE ' +
-        `${ref}\`), or set FORGE_TOOL_TRIVY to a trivy binary that has its database`,
-    );
-  }
-  const args = ['image', '--format', 'json', '--quiet', ref];
-  const r = await execa(trivy, args, { reject: false, stdin: 'ignore', timeout: 1_800_000, maxBuffer: 512 * 1024 * 1024 });
-  if (r.timedOut) throw new ForgeError('TOOL_FAILED', `trivy ${args.join(' ')} timed out after 30 minutes`);
-  if (r.exitCode !== 0) {
-    const tail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
-    throw new ForgeError('TOOL_FAILED', `trivy ${args.join(' ')} failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${tail || 'no output'}`);
-  }
-  return parseTrivyReport(r.stdout, `trivy image ${ref}`);
-}
-
-export async function writeScanOutputs(dir: string, result: ScanResult): Promise<void> {
+/** scan-summary.json also says where the report came from (the scanner's attestation, or UNVERIFIED): it goes into the promotion attestation and the records. */
+export async function writeScanOutputs(dir: string, result: ScanResult, origin?: string): Promise<void> {
   await Promise.all([
-    writeOutput(join(dir, 'scan-summary.json'), JSON.stringify(scanSummary(result))),
+    writeOutput(join(dir, 'scan-summary.json'), JSON.stringify({ ...scanSummary(result), ...(origin ? { report: origin } : {}) })),
     writeOutput(join(dir, 'passed'), String(result.passed)),
   ]);
 }
@@ -145,8 +136,9 @@ async function writeFailureOutputs(dir: string, e: ForgeError): Promise<void> {
 }
 
 /** The readable form: verdict, counts, what blocks and why, what was excepted. */
-export function formatResult(r: ScanResult, digest?: string): string {
+export function formatResult(r: ScanResult, digest?: string, origin?: string): string {
   const lines = [`scan ${r.passed ? 'PASSED' : 'FAILED'}: ${r.artifact}${digest ? ` (${digest})` : ''}`];
+  if (origin) lines.push(`  report: ${origin}`);
   const counts = SEVERITIES.slice()
     .reverse()
     .map((s) => `${r.summary[s]} ${s}`)

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ForgeError } from '../lib/errors.ts';
 import { checkUser } from '../policy/checks.ts';
 import { main } from './cli.ts';
-import { loadExceptions, parseExceptions } from './exceptions.ts';
+import { loadExceptions, parseExceptions } from '../lib/scan-exceptions.ts';
 import { evaluateScan, MAX_SUMMARY_IDS, scanSummary, type ScanException, type ScanPolicyInput } from './gate.ts';
 import { imageUser, parseTrivyReport, type TrivyReport } from './report.ts';
 
@@ -302,11 +302,10 @@ describe('non-root check on the report', () => {
   });
 });
 
-describe('forge scan CLI', () => {
+describe('forge scan CLI with --unverified-scan-report (laptop only)', () => {
   let out = '';
   let err = '';
   let dir = '';
-  const saved = { trivy: process.env.FORGE_TOOL_TRIVY, path: process.env.PATH };
   beforeEach(async () => {
     out = '';
     err = '';
@@ -316,17 +315,28 @@ describe('forge scan CLI', () => {
   });
   afterEach(async () => {
     vi.restoreAllMocks();
+    vi.unstubAllEnvs();
     process.exitCode = undefined;
-    if (saved.trivy === undefined) delete process.env.FORGE_TOOL_TRIVY;
-    else process.env.FORGE_TOOL_TRIVY = saved.trivy;
-    process.env.PATH = saved.path;
     await rm(dir, { recursive: true, force: true });
   });
+  /** The image a fixture report is about (its first RepoDigests entry), or an unrelated one. */
+  const imageOf = async (name: string) => {
+    let digests: string[] = [];
+    try {
+      digests = (JSON.parse(await readFile(fixture(name), 'utf8')) as { Metadata?: { RepoDigests?: string[] } }).Metadata?.RepoDigests ?? [];
+    } catch {
+      // truncated on purpose
+    }
+    return digests[0] ?? `registry.example.com/team/other@sha256:${'d'.repeat(64)}`;
+  };
+  const unverified = async (name: string, file = fixture(name)) => ['--image', await imageOf(name), '--unverified-scan-report', file];
 
-  it('exits 0 and writes passed=true for a clean image', async () => {
-    await main(['--report', fixture('clean-nonroot.json'), '--outputs-dir', dir]);
+  it('exits 0 and writes passed=true for a clean image, with a loud warning every time', async () => {
+    await main([...(await unverified('clean-nonroot.json')), '--outputs-dir', dir]);
     expect(process.exitCode).toBeUndefined();
     expect(out).toContain('scan PASSED: registry.example.com/team/api:1.4.0');
+    expect(out).toContain(`report: UNVERIFIED report file ${fixture('clean-nonroot.json')}`);
+    expect(err.split('!!! WARNING: UNVERIFIED SCAN REPORT: the scan gate is reading a report file that no scanner signed')).toHaveLength(2);
     expect(await readFile(join(dir, 'passed'), 'utf8')).toBe('true');
     expect(JSON.parse(await readFile(join(dir, 'scan-summary.json'), 'utf8'))).toEqual({
       passed: true,
@@ -337,14 +347,30 @@ describe('forge scan CLI', () => {
       excepted: 0,
       expiredExceptions: [],
       ignoredUnfixed: 0,
+      report: `UNVERIFIED report file ${fixture('clean-nonroot.json')}`,
     });
+    await main(await unverified('clean-nonroot.json'));
+    expect(err.split('!!! WARNING: UNVERIFIED SCAN REPORT')).toHaveLength(3);
+  });
+
+  it('is refused inside Argo, where only the scanner-signed attestation counts', async () => {
+    vi.stubEnv('ARGO_NODE_ID', 'verify-and-promote-1234');
+    vi.stubEnv('FORGE_TERMINATION_LOG', join(dir, 'termination-log'));
+    await main([...(await unverified('clean-nonroot.json')), '--outputs-dir', dir]);
+    expect(process.exitCode).toBe(2);
+    expect(err).toContain('INVALID_ARGS: --unverified-scan-report is refused inside Argo: the scan gate there trusts only vulnerability attestations signed by the platform scanner');
+    expect(err).not.toContain('!!! WARNING');
+    expect(await readFile(join(dir, 'passed'), 'utf8')).toBe('false');
+    err = '';
+    await main(['--image', await imageOf('clean-nonroot.json'), '--scanner-key', fixture('clean-nonroot.json'), '--transparency-log', 'false']);
+    expect(err).toContain('INVALID_ARGS: --scanner-key/--scanner-identity is refused inside Argo');
   });
 
   it('exits 1 when the gate fails, prints the result as JSON and writes passed=false', async () => {
-    await main(['--report', fixture('high-critical.json'), '--output', 'json', '--outputs-dir', dir, '--exceptions', fixture('exceptions.yaml')]);
+    await main([...(await unverified('high-critical.json')), '--output', 'json', '--outputs-dir', dir, '--exceptions', fixture('exceptions.yaml')]);
     expect(process.exitCode).toBe(1);
     const result = JSON.parse(out);
-    expect(result.passed).toBe(false);
+    expect(result).toMatchObject({ passed: false, verified: false, origin: `UNVERIFIED report file ${fixture('high-critical.json')}` });
     expect(result.excepted).toHaveLength(2);
     expect(await readFile(join(dir, 'passed'), 'utf8')).toBe('false');
     const summary = JSON.parse(await readFile(join(dir, 'scan-summary.json'), 'utf8'));
@@ -352,19 +378,19 @@ describe('forge scan CLI', () => {
   });
 
   it('takes threshold and ignore-unfixed from options or FORGE_ environment variables', async () => {
-    await main(['--report', fixture('unfixed-high.json'), '--ignore-unfixed']);
+    await main([...(await unverified('unfixed-high.json')), '--ignore-unfixed']);
     expect(process.exitCode).toBeUndefined();
     expect(out).toContain('ignored without a fix: 2');
     out = '';
     vi.stubEnv('FORGE_THRESHOLD', 'critical');
-    await main(['--report', fixture('high-critical.json'), '--output', 'json']);
+    await main([...(await unverified('high-critical.json')), '--output', 'json']);
     vi.unstubAllEnvs();
     expect(process.exitCode).toBe(1);
     expect(JSON.parse(out).threshold).toBe('CRITICAL');
   });
 
   it('fails on an expired exception with the readable summary', async () => {
-    await main(['--report', fixture('unfixed-high.json'), '--exceptions', fixture('exceptions-expired.yaml'), '--threshold', 'HIGH']);
+    await main([...(await unverified('unfixed-high.json')), '--exceptions', fixture('exceptions-expired.yaml'), '--threshold', 'HIGH']);
     expect(process.exitCode).toBe(1);
     expect(out).toContain('expired exceptions (1):\n    CVE-2022-3715 (bash) expired 2024-06-30: bash is only used by the entrypoint script, no untrusted input');
     expect(out).toContain('the exception for CVE-2022-3715 for bash expired on 2024-06-30');
@@ -378,7 +404,7 @@ describe('forge scan CLI', () => {
   });
 
   it('refuses a report about another digest (exit 1, SCAN_BLOCKED) and still writes passed=false', async () => {
-    await main(['--report', fixture('with-digest.json'), '--digest', 'sha256:' + 'e'.repeat(64), '--outputs-dir', dir]);
+    await main(['--image', `registry.example.com/team/api@sha256:${'e'.repeat(64)}`, '--unverified-scan-report', fixture('with-digest.json'), '--outputs-dir', dir]);
     expect(process.exitCode).toBe(1);
     expect(err).toContain('error: SCAN_BLOCKED: ');
     expect(err).toContain('the scan report is for registry.example.com/team/api@');
@@ -387,63 +413,30 @@ describe('forge scan CLI', () => {
   });
 
   it('reports unreadable, malformed and non-image reports, and bad exception files', async () => {
-    await main(['--report', fixture('truncated.json')]);
+    await main(await unverified('truncated.json'));
     expect(process.exitCode).toBe(2);
     expect(err).toContain(`${fixture('truncated.json')} is not valid JSON`);
     err = '';
-    await main(['--report', fixture('filesystem.json')]);
+    await main(await unverified('filesystem.json'));
     expect(err).toContain('is not an image report');
     err = '';
-    await main(['--report', join(dir, 'missing.json')]);
+    await main(await unverified('clean-nonroot.json', join(dir, 'missing.json')));
     expect(err).toContain('cannot read the Trivy report');
     err = '';
     process.exitCode = undefined;
-    await main(['--report', fixture('clean-nonroot.json'), '--exceptions', fixture('exceptions-no-reason.yaml')]);
+    await main([...(await unverified('clean-nonroot.json')), '--exceptions', fixture('exceptions-no-reason.yaml')]);
     expect(process.exitCode).toBe(1);
     expect(err).toContain('INVALID_CONFIG');
     expect(err).toContain('exceptions[1].reason: entry 1 (CVE-2022-37434): reason is required');
   });
 
-  it('needs --report or --image; with both, the image only binds the report to its digest', async () => {
-    await main([]);
+  it('needs an image pinned by digest', async () => {
+    await main(['--unverified-scan-report', fixture('clean-nonroot.json')]);
     expect(process.exitCode).toBe(2);
-    expect(err).toContain('give --report FILE');
+    expect(err).toContain('--image');
     err = '';
-    await main(['--report', fixture('clean-nonroot.json'), '--image', `registry.example.com/team/api@sha256:${'9'.repeat(64)}`]);
-    expect(process.exitCode).toBe(1);
-    expect(err).toMatch(/SCAN_BLOCKED: the scan report is for .* not for sha256:9{64}/);
-  });
-
-  it('without trivy, --image says the database cannot be downloaded here and asks for a report', async () => {
-    process.env.FORGE_TOOL_TRIVY = '';
-    process.env.PATH = dir;
-    await main(['--image', 'registry.example.com/team/api:1.4.0']);
-    expect(process.exitCode).toBe(1);
-    expect(err).toContain("TOOL_MISSING: trivy is not installed here, and trivy's vulnerability database cannot be downloaded on these machines: pass --report FILE");
-  });
-
-  it('with --image, runs `trivy image --format json --quiet <ref>` and binds to the ref digest', async () => {
-    const fake = join(dir, 'trivy');
-    await writeFile(fake, `#!/bin/sh\nprintf '%s\\n' "$@" > "${dir}/args"\ncat "${fixture('with-digest.json')}"\n`);
-    await chmod(fake, 0o755);
-    process.env.FORGE_TOOL_TRIVY = fake;
-    await main(['--image', `registry.example.com/team/api@${DIGEST}`, '--output', 'json']);
-    expect(process.exitCode).toBeUndefined();
-    expect((await readFile(join(dir, 'args'), 'utf8')).split('\n')).toEqual(['image', '--format', 'json', '--quiet', `registry.example.com/team/api@${DIGEST}`, '']);
-    expect(JSON.parse(out).passed).toBe(true);
-
-    await main(['--image', `registry.example.com/team/api@sha256:${'e'.repeat(64)}`]);
-    expect(process.exitCode).toBe(1);
-    expect(err).toContain('the scan report is for');
-  });
-
-  it('a failing trivy is TOOL_FAILED with its last lines', async () => {
-    const fake = join(dir, 'trivy');
-    await writeFile(fake, '#!/bin/sh\necho "FATAL init error: DB error: failed to download vulnerability DB" >&2\nexit 1\n');
-    await chmod(fake, 0o755);
-    process.env.FORGE_TOOL_TRIVY = fake;
-    await main(['--image', 'x:1']);
-    expect(process.exitCode).toBe(1);
-    expect(err).toContain('TOOL_FAILED: trivy image --format json --quiet x:1 failed (exit 1): FATAL init error: DB error: failed to download vulnerability DB');
+    await main(['--image', 'registry.example.com/team/api:1.4.0', '--unverified-scan-report', fixture('clean-nonroot.json')]);
+    expect(process.exitCode).toBe(2);
+    expect(err).toContain('--image: must be pinned by digest');
   });
 });

@@ -6,10 +6,11 @@
  */
 import { z } from 'zod';
 import { ForgeError } from '../lib/errors.ts';
-import { exceptionSchema, expiresAt, fieldOf, type ScanException, validateExceptions } from './exceptions.ts';
-import { SEVERITIES, type Severity, type TrivyReport, type TrivyVulnerability } from './report.ts';
+import { exceptionSchema, expiresAt, fieldOf, type ScanException, validateExceptions } from '../lib/scan-exceptions.ts';
+import { DEFAULT_THRESHOLD, SEVERITIES, severityRank, severitySchema, type Severity } from '../lib/severity.ts';
+import type { TrivyReport, TrivyVulnerability } from './report.ts';
 
-export type { ScanException } from './exceptions.ts';
+export type { ScanException } from '../lib/scan-exceptions.ts';
 
 export interface ScanPolicy {
   /** Lowest severity that blocks (default HIGH: HIGH and CRITICAL block). */
@@ -23,10 +24,10 @@ export interface ScanPolicy {
 
 export type ScanPolicyInput = Partial<ScanPolicy>;
 
-export const DEFAULT_THRESHOLD: Severity = 'HIGH';
+export { DEFAULT_THRESHOLD };
 
 export const scanPolicySchema = z.object({
-  threshold: z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), z.enum(SEVERITIES)).default(DEFAULT_THRESHOLD),
+  threshold: severitySchema.default(DEFAULT_THRESHOLD),
   ignoreUnfixed: z.boolean().default(false),
   exceptions: z.array(exceptionSchema).default([]),
   digest: z
@@ -83,9 +84,7 @@ export interface ScanResult {
 /** Statuses `trivy --ignore-unfixed` ignores (`docs/guide/configuration/filtering.md`). */
 const UNFIXED_STATUSES = new Set(['affected', 'will_not_fix', 'fix_deferred', 'end_of_life']);
 
-export function severityRank(s: Severity): number {
-  return SEVERITIES.indexOf(s);
-}
+export { severityRank };
 
 /** No fix: an unfixed status, or (reports without Status) no FixedVersion. */
 export function isUnfixed(v: Pick<TrivyVulnerability, 'Status' | 'FixedVersion'>): boolean {

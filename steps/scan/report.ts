@@ -7,10 +7,8 @@
 import { readInputFile } from '../lib/input-file.ts';
 import { z } from 'zod';
 import { ForgeError } from '../lib/errors.ts';
+import { SEVERITIES, type Severity } from '../lib/severity.ts';
 
-/** Trivy's severities, lowest first (`trivy image --severity` default). */
-export const SEVERITIES = ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
-export type Severity = (typeof SEVERITIES)[number];
 
 /** A list Trivy may omit or write as null: read as empty. */
 const list = <T extends z.ZodType>(item: T) =>
@@ -140,16 +138,10 @@ export function hasImageConfig(report: TrivyReport): boolean {
   return report.Metadata.ImageConfig?.config !== undefined;
 }
 
+/**
+ * A Trivy report from a local file. Nobody vouches for such a file: only `forge scan`/`forge promote`
+ * on a laptop read one, behind --unverified-scan-report (steps/scan/source.ts). No URL is fetched.
+ */
 export async function readReport(file: string): Promise<TrivyReport> {
-  if (/^https?:\/\//.test(file)) return parseTrivyReport(await fetchReport(file), file);
-  return parseTrivyReport(await readInputFile(file, 'the Trivy report', '--report'), file);
-}
-
-/** A report published elsewhere (CI artifact store, registry scanner API) over HTTP(S). */
-async function fetchReport(url: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
-    throw new ForgeError('INVALID_ARGS', `cannot fetch the Trivy report ${url}: ${(e as Error).message}`);
-  });
-  if (!response.ok) throw new ForgeError('INVALID_ARGS', `cannot fetch the Trivy report ${url}: HTTP ${response.status}`);
-  return response.text();
+  return parseTrivyReport(await readInputFile(file, 'the Trivy report', '--unverified-scan-report'), file);
 }

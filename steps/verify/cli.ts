@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
-import { cosignKeyRef, keyLabel, loadPromotionSettings, pick, SETTINGS_FILE } from '../lib/promotion-settings.ts';
+import { cosignKeyRef, loadPromotionSettings, pick, SETTINGS_FILE, verifierFor } from '../lib/promotion-settings.ts';
 import { verifySignature, type VerifyPolicy } from './verify.ts';
 
 export const usage = `Usage: forge verify --image REPO@sha256:… (--key REF | --identity ID --issuer URL) --transparency-log true|false
@@ -30,9 +30,7 @@ async function verifyPolicy(v: z.infer<typeof schema>): Promise<VerifyPolicy> {
   if (v['verification-key']) {
     const settings = await loadPromotionSettings(v.settings);
     const key = pick(settings.verificationKeys, v['verification-key'], 'verification key');
-    const transparencyLog = settings.transparencyLog;
-    const label = keyLabel(v['verification-key'], key);
-    return 'keyless' in key ? { keyless: key.keyless, transparencyLog, label } : { key: await cosignKeyRef(key), transparencyLog, label };
+    return verifierFor(v['verification-key'], key, settings.transparencyLog);
   }
   if (!v['transparency-log']) throw new ForgeError('INVALID_ARGS', '--transparency-log must be set explicitly to true or false');
   if (!v.key && !(v.identity && v.issuer)) throw new ForgeError('INVALID_ARGS', 'give --key, or --identity with --issuer, or --verification-key');

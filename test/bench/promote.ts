@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -11,7 +11,7 @@ import { PromotionRecords } from '../../steps/lib/records/records.ts';
 import { promote, type PromoteConfig } from '../../steps/promote/promote.ts';
 import { buildImage } from '../helpers/images.ts';
 import { startRegistry } from '../helpers/registry.ts';
-import { trivyReport } from '../helpers/trivy.ts';
+import { attestScan, trivyReport } from '../helpers/trivy.ts';
 
 const LAYERS = 10;
 const LAYER_BYTES = 100 * 1024 * 1024;
@@ -68,13 +68,13 @@ export async function benchPromote(log: (line: string) => void): Promise<string>
     const digest = await buildImage(`${repository}:1.0.0`, { user: '1000', layers: LAYERS, layerBytes: LAYER_BYTES });
     log(`built ${LAYERS} × ${LAYER_BYTES / 1024 ** 2} MiB image ${digest} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     await signImage(`${repository}@${digest}`, { key: keys.privateKey, transparencyLog: false });
-    const report = join(work, 'report.json');
-    await writeFile(report, JSON.stringify(trivyReport(repository, digest, '1000')));
+    // the same key plays the scanner here: the gate verifies the vulnerability attestation as in production
+    await attestScan(`${repository}@${digest}`, trivyReport(repository, digest, '1000'), keys.privateKey);
     const config = (trusted: string): PromoteConfig => ({
       incoming: incoming.host,
       trusted,
       verify: { key: keys.publicKey, transparencyLog: false },
-      scanReport: report,
+      scanSource: { kind: 'attestation', scanner: { key: keys.publicKey, transparencyLog: false, label: 'bench scanner' } },
       scan: {},
       policy: { maxCompressedBytes: 2 * 1024 ** 3 },
       attest: { key: keys.privateKey, verifyKey: keys.publicKey },
@@ -139,7 +139,7 @@ export async function benchPromote(log: (line: string) => void): Promise<string>
     log(`forge promote within one registry (blobs mounted): ${s(same)}`);
     const small = await buildImage(`${repository}-small:1.0.0`, { user: '1000' });
     await signImage(`${repository}-small@${small}`, { key: keys.privateKey, transparencyLog: false });
-    await writeFile(report, JSON.stringify(trivyReport(`${repository}-small`, small, '1000')));
+    await attestScan(`${repository}-small@${small}`, trivyReport(`${repository}-small`, small, '1000'), keys.privateKey);
     const sameSmall = await timed(() => promote(`${repository}-small:1.0.0`, config(`${incoming.host}/trusted`), records));
     log(`forge promote within one registry of a 1-layer image: ${s(sameSmall)} (size independence: ${(same / sameSmall).toFixed(2)}× the small one)`);
     // The headline is the issue's step 5, "promote": the exact digest copied with its signature and

@@ -1,14 +1,13 @@
 /**
  * The synthesized forge-verify-and-promote WorkflowTemplate runs on the cluster's Argo controller
- * against two real registries (incoming, trusted), a real PostgreSQL and an HTTP server holding
- * the Trivy reports, all on the node address the pods reach (FORGE_E2E_GIT_LISTEN, 10.88.0.1 on
- * the local cluster; plain HTTP through `registries.insecure`). A signed, non-root image is
+ * against two real registries (incoming, trusted) and a real PostgreSQL, all on the node address the pods reach (FORGE_E2E_GIT_LISTEN, 10.88.0.1 on
+ * the local cluster; plain HTTP through `registries.insecure`). The scan result is the scanner's
+ * vulnerability attestation on each image (cosign attest --type vuln). A signed, non-root image is
  * promoted, attested and recorded; a signed image running as root is refused by the `policy` node,
  * whose message is the tool's error (the container's termination message), nothing reaches the
  * trusted registry, and the exit handler appends the refusal to the audit trail.
  */
 import fs from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -19,7 +18,7 @@ import { crane, digestOf, exists } from '../../steps/lib/crane.ts';
 import { buildImage } from '../helpers/images.ts';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
-import { trivyReport } from '../helpers/trivy.ts';
+import { attestScan, trivyReport } from '../helpers/trivy.ts';
 import { argo, e2eEnv, getWorkflow, kubectl, submittedName, synthesizeAndApply, type ArgoNode, type E2eEnv, type RunResult } from './e2e-env.ts';
 
 const TEMPLATE = 'forge-verify-and-promote';
@@ -30,32 +29,15 @@ let tmp: string;
 let incoming: Registry | undefined;
 let trusted: Registry | undefined;
 let postgres: PostgresServer | undefined;
-let http: Server | undefined;
-let reportsUrl: string;
 let databaseUrl: string;
 let devKey: { privateKey: string; publicKey: string };
 let promotionKey: { privateKey: string; publicKey: string };
+let scannerKey: { privateKey: string; publicKey: string };
 const insecureBefore = process.env.FORGE_INSECURE_REGISTRIES;
 
 /** Resolves within `ms` whatever `p` does (cleanup must not hang the run). */
 function bounded(p: Promise<unknown> | undefined, ms: number): Promise<void> {
   return Promise.race([Promise.resolve(p).then(() => undefined, () => undefined), new Promise<void>((r) => setTimeout(r, ms).unref())]);
-}
-
-async function serveReports(dir: string, host: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const file = path.join(dir, path.basename(decodeURIComponent((req.url ?? '/').split('?')[0]!)));
-    fs.readFile(file, (err, body) => {
-      if (err) res.writeHead(404).end();
-      else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const address = server.address();
-  return { server, url: `http://${host}:${typeof address === 'object' && address ? address.port : 0}` };
 }
 
 beforeAll(async () => {
@@ -68,14 +50,10 @@ beforeAll(async () => {
   databaseUrl = await postgres.createDatabase('forge_records');
   // This process pushes, signs and checks over plain HTTP too (the steps get the same list).
   process.env.FORGE_INSECURE_REGISTRIES = [incoming.host, trusted.host].join(',');
-  const reportsDir = path.join(tmp, 'reports');
-  fs.mkdirSync(reportsDir);
-  const served = await serveReports(reportsDir, host);
-  http = served.server;
-  reportsUrl = served.url;
 
   // The developers' signing key, and the promotion key (encrypted: its password is a Secret key).
   devKey = await generateKeyPair(fs.mkdtempSync(path.join(tmp, 'dev-')));
+  scannerKey = await generateKeyPair(fs.mkdtempSync(path.join(tmp, 'scanner-')));
   const promotionDir = fs.mkdtempSync(path.join(tmp, 'promotion-'));
   promotionKey = await generateKeyPair(promotionDir, KEY_PASSWORD);
   fs.writeFileSync(path.join(promotionDir, 'cosign.password'), KEY_PASSWORD);
@@ -102,6 +80,7 @@ beforeAll(async () => {
         attestationSigningKey: { secret: { name: 'forge-promotion-key' } },
         database: { secret: { name: 'forge-records-db', key: 'url' } },
         timeoutSeconds: 600,
+        scanner: { publicKey: fs.readFileSync(scannerKey.publicKey, 'utf8') },
       };
     },
   });
@@ -114,23 +93,19 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  if (http) {
-    http.closeAllConnections();
-    await bounded(new Promise<void>((r) => http!.close(() => r())), 5_000);
-  }
   await Promise.all([bounded(incoming?.stop(), 15_000), bounded(trusted?.stop(), 15_000), bounded(postgres?.stop(), 20_000)]);
   if (insecureBefore === undefined) delete process.env.FORGE_INSECURE_REGISTRIES;
   else process.env.FORGE_INSECURE_REGISTRIES = insecureBefore;
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 }, 60_000);
 
-/** A signed image in the incoming registry with its Trivy report served over HTTP. */
-async function candidate(name: string, user: string): Promise<{ image: string; repository: string; digest: string; report: string }> {
+/** A signed image in the incoming registry with the scanner's vulnerability attestation. */
+async function candidate(name: string, user: string): Promise<{ image: string; repository: string; digest: string }> {
   const repository = `${incoming!.host}/team/${name}`;
   const digest = await buildImage(`${repository}:1.0.0`, { user });
   await signImage(`${repository}@${digest}`, { key: devKey.privateKey, transparencyLog: false });
-  fs.writeFileSync(path.join(tmp, 'reports', `${name}.json`), JSON.stringify(trivyReport(repository, digest, user)));
-  return { image: `${repository}:1.0.0`, repository, digest, report: `${reportsUrl}/${name}.json` };
+  await attestScan(`${repository}@${digest}`, trivyReport(repository, digest, user), scannerKey.privateKey);
+  return { image: `${repository}:1.0.0`, repository, digest };
 }
 
 interface Run {
@@ -143,8 +118,8 @@ interface Run {
   node(template: string): ArgoNode | undefined;
 }
 
-async function promote(image: string, report: string): Promise<Run> {
-  const submit = await argo(env, ['submit', '--from', `workflowtemplate/${TEMPLATE}`, '--wait', '-o', 'name', '-p', `image=${image}`, '-p', `scan-report-url=${report}`], 480_000);
+async function promote(image: string): Promise<Run> {
+  const submit = await argo(env, ['submit', '--from', `workflowtemplate/${TEMPLATE}`, '--wait', '-o', 'name', '-p', `image=${image}`], 480_000);
   const name = submittedName(submit);
   const wf = (await getWorkflow(env, name)) as Awaited<ReturnType<typeof getWorkflow>> & { status: { outputs?: { parameters?: { name: string; value?: string }[] } } };
   const nodes = Object.values(wf.status.nodes ?? {});
@@ -185,7 +160,7 @@ async function query<T>(sql: string, values: unknown[]): Promise<T[]> {
 describe('forge-verify-and-promote on a real cluster', () => {
   it('promotes a signed non-root image: copied by digest, attested, recorded', async () => {
     const c = await candidate('web', '1000');
-    const r = await promote(c.image, c.report);
+    const r = await promote(c.image);
     if (r.phase !== 'Succeeded') throw new Error(await describeRun(r));
     expect(r.submit.code).toBe(0);
 
@@ -223,7 +198,7 @@ describe('forge-verify-and-promote on a real cluster', () => {
 
   it('promotes one image twice at once: one record, one attestation (the attest step holds a mutex per image)', async () => {
     const c = await candidate('twice', '1000');
-    const runs = await Promise.all([promote(c.image, c.report), promote(c.image, c.report)]);
+    const runs = await Promise.all([promote(c.image), promote(c.image)]);
     for (const r of runs) if (r.phase !== 'Succeeded') throw new Error(await describeRun(r));
     const [a, b] = runs as [Run, Run];
     expect(a.outputs['record-id']).toBe(b.outputs['record-id']);
@@ -234,7 +209,9 @@ describe('forge-verify-and-promote on a real cluster', () => {
     // Both runs report that attestation, and the record names it: a layer the .att tag still holds.
     expect(a.outputs['attestation-digest']).toBe(b.outputs['attestation-digest']);
     const att = JSON.parse(await crane(['manifest', '--insecure', `${trusted!.host}/forge/team/twice:sha256-${c.digest.slice('sha256:'.length)}.att`])) as { layers: { digest: string }[] };
-    expect(att.layers.map((l) => l.digest)).toEqual([a.outputs['attestation-digest']]);
+    // (one promotion attestation beside the scanner's vulnerability attestation copied with the .att tag)
+    expect(att.layers.map((l) => l.digest)).toHaveLength(2);
+    expect(att.layers.map((l) => l.digest)).toContain(a.outputs['attestation-digest']);
     const [row] = await query<{ attestation_digest: string }>('SELECT attestation_digest FROM promotions WHERE id = $1', [a.outputs['record-id']]);
     expect(row!.attestation_digest).toBe(a.outputs['attestation-digest']);
   });
@@ -243,7 +220,7 @@ describe('forge-verify-and-promote on a real cluster', () => {
 
   it('refuses a signed image that runs as root at the policy node: nothing reaches the trusted registry', async () => {
     const c = await candidate('rooted', '0');
-    const r = await promote(c.image, c.report);
+    const r = await promote(c.image);
     refused = { run: r, digest: c.digest };
     if (r.phase !== 'Failed') throw new Error(await describeRun(r));
     expect(r.submit.code).not.toBe(0);

@@ -10,10 +10,10 @@
  *
  * A bare list of entries is accepted too.
  */
-import { readInputFile } from '../lib/input-file.ts';
+import { readInputFile } from './input-file.ts';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
+import { ForgeError, type ForgeErrorDetail } from './errors.ts';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
