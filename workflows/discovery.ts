@@ -2,6 +2,7 @@ import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argopr
 import { standardLabels } from '../cdk8s/constructs/labels.ts';
 import { stepTemplate, workflowArguments, type StepInput, type StepOutput } from '../cdk8s/constructs/step-template.ts';
 import type { PlatformConfig } from '../cdk8s/platform-config.ts';
+import { groupOutput, outputFile } from '../steps/lib/contract.ts';
 import { workflowMetadata } from './metadata.ts';
 
 export const DISCOVERY_TEMPLATE = 'forge-discovery';
@@ -19,13 +20,13 @@ export const discoveryInputs: StepInput[] = [
 /** Output parameters of the discover step; `group-<n>` are added per slot. */
 export function discoveryOutputs(slots: number): StepOutput[] {
   return [
-    { name: 'project-count', file: 'project-count', default: '0', description: 'Number of projects discovered.' },
-    { name: 'group-count', file: 'group-count', default: '0', description: 'Number of phase groups the repository defines.' },
-    { name: 'release-projects', file: 'release-projects', default: '[]', description: 'JSON array of the projects whose release triggers fired.' },
-    { name: 'summary', file: 'summary.json', default: '{}', description: 'JSON summary: commit, projects, groups, tasks, releaseProjects.' },
+    { name: 'project-count', file: outputFile('discover', 'project-count'), default: '0', description: 'Number of projects discovered.' },
+    { name: 'group-count', file: outputFile('discover', 'group-count'), default: '0', description: 'Number of phase groups the repository defines.' },
+    { name: 'release-projects', file: outputFile('discover', 'release-projects'), default: '[]', description: 'JSON array of the projects whose release triggers fired.' },
+    { name: 'summary', file: outputFile('discover', 'summary'), default: '{}', description: 'JSON summary: commit, projects, groups, tasks, releaseProjects.' },
     ...Array.from({ length: slots }, (_, i) => ({
-      name: `group-${i + 1}`,
-      file: `group-${i + 1}`,
+      name: groupOutput(i + 1),
+      file: groupOutput(i + 1),
       default: '[]',
       description: `JSON array of the tasks of phase-group slot ${i + 1} ({id, phase, project, path, group, timeout, steps}); [] when the slot is unused.`,
     })),
@@ -69,7 +70,7 @@ export function discoveryTemplate(config: PlatformConfig): IWorkflowTemplate {
     inputs: discoveryInputs,
     settings: { slots: String(slots), output: 'json', ...cueLimitSettings(config) },
     outputs: discoveryOutputs(slots),
-    artifacts: [{ name: 'discovery', file: 'discovery.json', description: 'The full discovery output (docs/discovery-contract.md).' }],
+    artifacts: [{ name: 'discovery', file: outputFile('discover', 'discovery'), description: 'The full discovery output (docs/discovery-contract.md).' }],
     timeoutSeconds: config.pipeline.discoveryTimeoutSeconds,
     retries: 2,
   });

@@ -3,6 +3,7 @@ import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1DAGTask as
 import { standardLabels } from '../cdk8s/constructs/labels.ts';
 import { stepTemplate, workflowArguments, type StepInput, type StepOutput, type StepTemplateProps } from '../cdk8s/constructs/step-template.ts';
 import type { PlatformConfig, PromotionConfig } from '../cdk8s/platform-config.ts';
+import { outputFile, type OutputName, type StepTool } from '../steps/lib/contract.ts';
 import { SETTINGS_FILE } from '../steps/lib/promotion-settings.ts';
 
 export const VERIFY_AND_PROMOTE_TEMPLATE = 'forge-verify-and-promote';
@@ -26,7 +27,8 @@ function inputs(p: PromotionConfig): StepInput[] {
 
 const workflowEnv = { FORGE_WORKFLOW_NAME: '{{workflow.name}}', FORGE_WORKFLOW_UID: '{{workflow.uid}}' };
 
-const out = (name: string, file: string, description: string, fallback = ''): StepOutput => ({ name, file, description, default: fallback });
+/** An output of a tool's template, read from the file the contract names for it. */
+const out = <T extends StepTool>(tool: T, name: OutputName<T>, description: string, fallback = ''): StepOutput => ({ name, file: outputFile(tool, name), description, default: fallback });
 const input = (name: string, description: string): StepInput => ({ name, description });
 
 /** The seven step templates; each is `forge <tool>` in the step image. */
@@ -48,10 +50,10 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       mounts: authMounts,
       env: authEnv,
       outputs: [
-        out('digest', 'digest', 'The digest the reference resolved to.'),
-        out('reference', 'reference', '`<repository>@<digest>`: the only form used afterwards.'),
-        out('image-info', 'image.json', 'JSON: platforms with digest, compressed size and user.', '{}'),
-        out('trusted-repository', 'trusted-repository', 'Repository in the trusted registry the image goes to.'),
+        out('resolve', 'digest', 'The digest the reference resolved to.'),
+        out('resolve', 'reference', '`<repository>@<digest>`: the only form used afterwards.'),
+        out('resolve', 'image-info', 'JSON: platforms with digest, compressed size and user.', '{}'),
+        out('resolve', 'trusted-repository', 'Repository in the trusted registry the image goes to.'),
       ],
       timeoutSeconds: 300,
       retries: 2,
@@ -61,7 +63,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       command: 'verify',
       settings: settingsFile,
       inputs: [input('image', 'Image by digest.'), input('verification-key', 'Configured key name.')],
-      outputs: [out('signer', 'signer', 'Who signed the image (key name and fingerprint, or certificate identity).')],
+      outputs: [out('verify', 'signer', 'Who signed the image (key name and fingerprint, or certificate identity).')],
       mounts: [...settings, ...authMounts],
       env: authEnv,
       // The only pod that may read verification keys kept in the cluster (public-only Secrets or
@@ -77,7 +79,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       // No report input: the scan result is the image's vulnerability attestation, verified with the
       // platform scanner of the settings (docs/verify-and-promote.md, "The scan result: who may say what").
       inputs: [input('image', 'Image by digest; its vulnerability attestation is verified with the configured scanner.'), input('scan-policy', 'Configured scan policy name.')],
-      outputs: [out('scan-summary', 'scan-summary.json', 'JSON: counts per severity, verdict, blocking ids.', '{}'), out('passed', 'passed', 'true when the gate passed.', 'false')],
+      outputs: [out('scan', 'scan-summary', 'JSON: counts per severity, verdict, blocking ids.', '{}'), out('scan', 'passed', 'true when the gate passed.', 'false')],
       mounts: [...settings, ...authMounts],
       env: authEnv,
       timeoutSeconds: t,
@@ -88,7 +90,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       command: 'policy',
       settings: settingsFile,
       inputs: [input('image-info', 'image.json from resolve.'), input('promotion-policy', 'Configured promotion policy name.')],
-      outputs: [out('policy-results', 'policy-results', 'JSON: each check with required and actual.', '[]')],
+      outputs: [out('policy', 'policy-results', 'JSON: each check with required and actual.', '[]')],
       mounts: settings,
       timeoutSeconds: 120,
     },
@@ -96,7 +98,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       name: 'copy',
       command: 'copy',
       inputs: [input('image', 'Image by digest.'), input('target-repository', 'Trusted repository.')],
-      outputs: [out('trusted-reference', 'trusted-reference', 'The promoted image: `<trusted repository>@<digest>`.')],
+      outputs: [out('copy', 'trusted-reference', 'The promoted image: `<trusted repository>@<digest>`.')],
       mounts: authMounts,
       env: authEnv,
       // The same lock as attest (keyed by the source digest): the .sig/.att tags are copied only
@@ -117,7 +119,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
       ],
       settings: { ...settingsFile, key: signingKey ? `${KEY_DIR}/${signingKey.key}` : (p.attestationSigningKey as { kms: string }).kms },
       env: { ...workflowEnv, ...authEnv },
-      outputs: [out('attestation-digest', 'attestation-digest', 'Digest of the promotion attestation: its DSSE envelope layer in the `sha256-….att` manifest.')],
+      outputs: [out('attest', 'attestation-digest', 'Digest of the promotion attestation: its DSSE envelope layer in the `sha256-….att` manifest.')],
       mounts: [...settings, ...authMounts, ...(signingKey ? [{ name: 'promotion-key', mountPath: KEY_DIR, secret: signingKey.name }] : [])],
       secretEnv: signingKey ? [{ name: 'COSIGN_PASSWORD', secret: signingKey.name, key: signingKey.passwordKey }] : [],
       // The only pod holding the promotion key, under the only account with the signing identity.
@@ -141,7 +143,7 @@ function steps(config: PlatformConfig, p: PromotionConfig): StepTemplateProps[] 
         input('attestation-digest', 'Attestation digest.'),
       ],
       env: workflowEnv,
-      outputs: [out('record-id', 'record-id', 'Id of the allowlist row.'), out('created', 'created', 'false when the digest was already promoted.', 'false')],
+      outputs: [out('record', 'record-id', 'Id of the allowlist row.'), out('record', 'created', 'false when the digest was already promoted.', 'false')],
       secretEnv: [{ name: 'FORGE_DATABASE_URL', secret: p.database.secret.name, key: p.database.secret.key }],
       timeoutSeconds: 300,
       retries: 2,
@@ -156,7 +158,7 @@ function auditStep(p: PromotionConfig): StepTemplateProps {
     command: 'record',
     inputs: [input('source-reference', 'The image as submitted.'), input('failures', "Argo's {{workflow.failures}}.")],
     env: workflowEnv,
-    outputs: [out('event-id', 'event-id', 'Id of the audit event.')],
+    outputs: [out('record', 'event-id', 'Id of the audit event.')],
     secretEnv: [{ name: 'FORGE_DATABASE_URL', secret: p.database.secret.name, key: p.database.secret.key }],
     timeoutSeconds: 300,
     retries: 2,

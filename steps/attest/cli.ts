@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outputFiles } from '../lib/contract.ts';
 import { commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { cosignKeyRef, loadPromotionSettings, SETTINGS_FILE } from '../lib/promotion-settings.ts';
 import { parsePinnedReference } from '../lib/reference.ts';
@@ -70,7 +71,7 @@ export function main(argv: string[]): Promise<void> {
       );
       return {
         result,
-        outputs: { 'attestation-digest': result.attestationDigest },
+        outputs: outputFiles('attest', { 'attestation-digest': result.attestationDigest }),
         text: `✓ promotion attestation ${result.created ? 'signed and verified' : 'already present'}: ${result.attestationDigest}\n`,
       };
     },

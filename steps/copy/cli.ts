@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outputFiles } from '../lib/contract.ts';
 import { commonSchema, pinnedImage, stepMain } from '../lib/cli.ts';
 import { parsePinnedReference } from '../lib/reference.ts';
 import { promoteDigest } from './copy.ts';
@@ -25,7 +26,7 @@ export function main(argv: string[]): Promise<void> {
       const result = await promoteDigest(repository, digest, v['target-repository']);
       return {
         result,
-        outputs: { 'trusted-reference': result.reference },
+        outputs: outputFiles('copy', { 'trusted-reference': result.reference }),
         text: `✓ ${result.copied ? 'copied' : 'already present'}: ${result.reference}${result.tags.length ? ` (+ ${result.tags.join(', ')})` : ''}\n`,
       };
     },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { reportProgress, writeOutput } from '../lib/argo-io.ts';
 import { CUE_LIMITS } from '../lib/cue.ts';
 import { optionsOf, parseToolArgs, runMain } from '../lib/cli.ts';
+import { groupOutput, outputFile } from '../lib/contract.ts';
 import { createLogger } from '../lib/log.ts';
 import type { DiscoveryOutput } from './contract.ts';
 import { DEFAULT_SLOTS, discover } from './discover.ts';
@@ -93,11 +94,11 @@ export async function writeArgoOutputs(dir: string, out: DiscoveryOutput, json: 
     releaseProjects: out.releaseProjects,
   };
   await Promise.all([
-    writeOutput(join(dir, 'discovery.json'), json),
-    writeOutput(join(dir, 'summary.json'), JSON.stringify(summary)),
-    writeOutput(join(dir, 'project-count'), String(summary.projects)),
-    writeOutput(join(dir, 'group-count'), String(summary.groups)),
-    writeOutput(join(dir, 'release-projects'), JSON.stringify(out.releaseProjects)),
-    ...out.slots.map((s) => writeOutput(join(dir, `group-${s.slot}`), JSON.stringify(s.tasks))),
+    writeOutput(join(dir, outputFile('discover', 'discovery')), json),
+    writeOutput(join(dir, outputFile('discover', 'summary')), JSON.stringify(summary)),
+    writeOutput(join(dir, outputFile('discover', 'project-count')), String(summary.projects)),
+    writeOutput(join(dir, outputFile('discover', 'group-count')), String(summary.groups)),
+    writeOutput(join(dir, outputFile('discover', 'release-projects')), JSON.stringify(out.releaseProjects)),
+    ...out.slots.map((s) => writeOutput(join(dir, groupOutput(s.slot)), JSON.stringify(s.tasks))),
   ]);
 }

@@ -29,7 +29,7 @@ export const TERMINATION_LOG = '/dev/termination-log';
 export const OUTPUT_FILES = {
   resolve: { digest: 'digest', reference: 'reference', 'image-info': 'image.json', 'trusted-repository': 'trusted-repository' },
   verify: { signer: 'signer' },
-  scan: { 'scan-summary': 'scan-summary.json', 'scan-report': 'scan-report.json' },
+  scan: { 'scan-summary': 'scan-summary.json', passed: 'passed' },
   policy: { 'policy-results': 'policy-results' },
   copy: { 'trusted-reference': 'trusted-reference' },
   attest: { 'attestation-digest': 'attestation-digest' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outputFiles } from '../lib/contract.ts';
 import { commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { loadPromotionSettings, pick, SETTINGS_FILE } from '../lib/promotion-settings.ts';
@@ -40,7 +41,7 @@ export function main(argv: string[]): Promise<void> {
       if (!result.passed) throw policyError(image, result);
       return {
         result,
-        outputs: { 'policy-results': JSON.stringify(result.checks) },
+        outputs: outputFiles('policy', { 'policy-results': JSON.stringify(result.checks) }),
         text: result.checks.map((c) => `✓ ${c.check}${c.platform ? ` (${c.platform})` : ''}: ${c.actual}`).join('\n') + '\n',
       };
     },

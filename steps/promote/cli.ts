@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outputFiles } from '../lib/contract.ts';
 import { commonSchema, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { defaultDataDir, openDatabase } from '../lib/records/db.ts';
@@ -113,7 +114,11 @@ export function main(argv: string[]): Promise<void> {
         );
         return {
           result,
-          outputs: { 'trusted-reference': result.trustedReference, 'attestation-digest': result.attestationDigest, 'record-id': result.recordId },
+          outputs: {
+            ...outputFiles('copy', { 'trusted-reference': result.trustedReference }),
+            ...outputFiles('attest', { 'attestation-digest': result.attestationDigest }),
+            ...outputFiles('record', { 'record-id': result.recordId }),
+          },
           text: `\npromoted ${result.trustedReference}\nattestation ${result.attestationDigest}\nrecord ${result.recordId}${result.created ? '' : ' (already promoted)'}\n`,
         };
       } finally {

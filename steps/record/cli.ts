@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { outputFiles } from '../lib/contract.ts';
 import { commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { DIGEST_PATTERN } from '../lib/reference.ts';
@@ -121,7 +122,7 @@ export function main(argv: string[]): Promise<void> {
       const result = await record(await requestOf(values), { databaseUrl: values['database-url'], stateDir: values['state-dir'] });
       log.info(result, result.created ? 'recorded the promotion' : `recorded: ${result.outcome}`);
       // The template's outputs read these files (valueFrom.path); every one is always written.
-      return { result, outputs: { 'record-id': result.id, created: String(result.created), 'event-id': result.eventId } };
+      return { result, outputs: outputFiles('record', { 'record-id': result.id, created: String(result.created), 'event-id': result.eventId }) };
     },
   });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outputFiles } from '../lib/contract.ts';
 import { commonSchema, stepMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { resolveImage, trustedRepositoryFor } from './resolve.ts';
@@ -30,7 +31,7 @@ export function main(argv: string[]): Promise<void> {
       const image = await resolveImage(v.image);
       return {
         result: { ...image, ...(trustedRepository ? { trustedRepository } : {}) },
-        outputs: { digest: image.digest, reference: image.reference, 'image.json': JSON.stringify(image), 'trusted-repository': trustedRepository },
+        outputs: outputFiles('resolve', { digest: image.digest, reference: image.reference, 'image-info': JSON.stringify(image), 'trusted-repository': trustedRepository }),
         text: `${image.requested} → ${image.reference}\n${image.platforms.map((p) => `  ${p.platform} ${p.digest} ${p.compressedSize} bytes user=${p.user || '(root)'}`).join('\n')}\n`,
       };
     },

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { inArgo, writeOutput } from '../lib/argo-io.ts';
 import { optionsOf, parseToolArgs, pinnedImage, runMain, transparencyLogFlag } from '../lib/cli.ts';
+import { outputFile } from '../lib/contract.ts';
 import { ForgeError, isForgeError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { VULN_PREDICATE_TYPE } from '../lib/predicates.ts';
@@ -123,15 +124,15 @@ export async function main(argv: string[]): Promise<void> {
 /** scan-summary.json also says where the report came from (the scanner's attestation, or UNVERIFIED): it goes into the promotion attestation and the records. */
 export async function writeScanOutputs(dir: string, result: ScanResult, origin?: string): Promise<void> {
   await Promise.all([
-    writeOutput(join(dir, 'scan-summary.json'), JSON.stringify({ ...scanSummary(result), ...(origin ? { report: origin } : {}) })),
-    writeOutput(join(dir, 'passed'), String(result.passed)),
+    writeOutput(join(dir, outputFile('scan', 'scan-summary')), JSON.stringify({ ...scanSummary(result), ...(origin ? { report: origin } : {}) })),
+    writeOutput(join(dir, outputFile('scan', 'passed')), String(result.passed)),
   ]);
 }
 
 async function writeFailureOutputs(dir: string, e: ForgeError): Promise<void> {
   await Promise.all([
-    writeOutput(join(dir, 'scan-summary.json'), JSON.stringify({ passed: false, error: { code: e.code, message: e.message } })),
-    writeOutput(join(dir, 'passed'), 'false'),
+    writeOutput(join(dir, outputFile('scan', 'scan-summary')), JSON.stringify({ passed: false, error: { code: e.code, message: e.message } })),
+    writeOutput(join(dir, outputFile('scan', 'passed')), 'false'),
   ]);
 }
 

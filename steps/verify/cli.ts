@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outputFiles } from '../lib/contract.ts';
 import { commonSchema, pinnedImage, stepMain, transparencyLogFlag } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { cosignKeyRef, loadPromotionSettings, pick, SETTINGS_FILE, verifierFor } from '../lib/promotion-settings.ts';
@@ -51,7 +52,7 @@ export function main(argv: string[]): Promise<void> {
       const verified = await verifySignature(v.image, await verifyPolicy(v));
       return {
         result: verified,
-        outputs: { signer: verified.signer },
+        outputs: outputFiles('verify', { signer: verified.signer }),
         text: `✓ ${v.image} signed by ${verified.signer} (${verified.signatures} signature(s)${verified.transparencyLog ? '' : ', no transparency log'})\n`,
       };
     },
