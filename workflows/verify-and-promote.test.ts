@@ -11,6 +11,7 @@ import { generateKeyPair, signImage } from '../steps/lib/cosign.ts';
 import { exists } from '../steps/lib/crane.ts';
 import { buildImage } from '../test/helpers/images.ts';
 import { runLocally } from '../test/helpers/local-argo.ts';
+import { openDatabase } from '../steps/lib/records/db.ts';
 import { startPostgres } from '../test/helpers/postgres.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
 import { attestScan, trivyReport } from '../test/helpers/trivy.ts';
@@ -96,6 +97,8 @@ describe('forge-verify-and-promote wiring, step tools run locally', () => {
 
   beforeAll(async () => {
     [incoming, trusted, pg] = await Promise.all([startRegistry(), startRegistry(), startPostgres()]);
+    // The platform team's one-off `forge records migrate`; the steps only check the schema.
+    await (await openDatabase({ url: pg.url, schema: 'migrate' })).close();
     work = await mkdtemp(join(tmpdir(), 'forge-vap-'));
     devKey = await generateKeyPair(await mkdtemp(join(work, 'dev-')));
     scannerKey = await generateKeyPair(await mkdtemp(join(work, 'scanner-')));
