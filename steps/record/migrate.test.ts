@@ -43,7 +43,7 @@ describe('forge records migrate: owner and runtime roles on a PostgreSQL server'
     // forge promote opens the records before any registry call, and refuses the same way.
     const promote = await forge([
       'promote', 'incoming.example.test/team/app:1', '--incoming', 'incoming.example.test/team', '--trusted', 'trusted.example.test/team',
-      '--key', 'cosign.pub', '--transparency-log', 'false', '--scan-report', 'report.json', '--promotion-key', 'k.key', '--promotion-pub', 'k.pub',
+      '--key', 'cosign.pub', '--transparency-log', 'false', '--scanner-key', 'scanner.pub', '--promotion-key', 'k.key', '--promotion-pub', 'k.pub',
       '--database-url', stepUrl,
     ]);
     expect(promote.exitCode).toBe(1);

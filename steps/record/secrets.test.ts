@@ -95,7 +95,7 @@ describe('database URLs with passwords: never in logs, errors, outputs or the te
 
   it('forge records migrate and forge promote refuse the same way', async () => {
     const promote = ['promote', 'incoming.example.test/team/app:1', '--incoming', 'incoming.example.test/team', '--trusted', 'trusted.example.test/team', '--key', 'cosign.pub'];
-    const promoteArgs = [...promote, '--transparency-log', 'false', '--scan-report', 'r.json', '--promotion-key', 'k.key', '--promotion-pub', 'k.pub'];
+    const promoteArgs = [...promote, '--transparency-log', 'false', '--scanner-key', 'scanner.pub', '--promotion-key', 'k.key', '--promotion-pub', 'k.pub'];
     for (const args of [['records', 'migrate'], promoteArgs]) {
       const { r, all } = await everything(args, `postgresql://forge_owner:ab/cdS3cretTail@${host}/records`);
       expect(r.exitCode, args[0]).toBe(2);
