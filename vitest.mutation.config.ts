@@ -19,7 +19,7 @@ export default defineConfig({
     // Stryker switches mutants on inside the test worker; a tool run as a child process runs the
     // code unmutated (and, instrumented in the sandbox, without Stryker's globals), so the tests
     // that only drive the CLI processes add time and no kills.
-    testNamePattern: /^(?!forge records? |.*\bCLIs?\b|PGlite shared by several processes|database URLs with passwords|file lock between processes)/,
+    testNamePattern: /^(?!forge |.*\bCLIs?\b|PGlite shared by several processes|database URLs with passwords|file lock between processes)/,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
