@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 // (stryker.config.mjs). Real registries, cosign and PGlite, as in `npm test`.
 export default defineConfig({
   test: {
-    include: [
+    // FORGE_MUTATION_TESTS=a.test.ts,b.test.ts narrows the suite for a quick run on one module.
+    include: process.env.FORGE_MUTATION_TESTS?.split(',') ?? [
       'steps/resolve/**/*.test.ts',
       'steps/verify/**/*.test.ts',
       'steps/scan/**/*.test.ts',
