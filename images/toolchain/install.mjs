@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localModuleCopy, replaceGoMod } from './go-local-module.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MANIFEST = path.resolve(process.env.FORGE_TOOLS_MANIFEST || path.join(HERE, 'tools.json'));
@@ -96,6 +97,9 @@ function loadManifest() {
       // Optional: link flags for tools that stamp their version at link time
       // (e.g. argo); "{version}" is replaced by the pinned version.
       ldflags: t.ldflags ? String(t.ldflags).replaceAll('{version}', t.version) : null,
+      // Optional: build from a repaired local copy of this module (go-local-module.mjs) instead
+      // of `go install`, for modules that do not compile as published (argo ≥ 3.7: ui/dist/app).
+      localModule: t.localModule ?? null,
       path: path.join(TOOLS_HOME, 'tools', name, t.version, name),
     });
   }
@@ -282,6 +286,49 @@ async function buildViaTempModule(t, tmpBin, logFile) {
   }
 }
 
+/**
+ * Build for a tool with `localModule`: a local copy of the module with the files its zip lacks
+ * created or restored (go-local-module.mjs; the download is checked against the checksum database),
+ * and a throw-away module that requires the tool at its pinned version through a `replace` to that
+ * copy, then `go build` of the package. Used for argo ≥ 3.7, whose CLI embeds ui/dist/app (not in
+ * git, so not in the module zip); the placeholder page is all `argo lint` and `argo submit` need.
+ */
+async function buildViaLocalModule(t, tmpBin, logFile) {
+  const lm = t.localModule;
+  const work = path.join(TOOLS_HOME, 'tools', t.name, `.local-${t.version}`);
+  const env = { GOWORK: 'off', GOFLAGS: '-mod=mod -buildvcs=false', CGO_ENABLED: '0' };
+  let copy;
+  try {
+    copy = await localModuleCopy({ go: GO, modulePath: lm.path, version: t.version, dir: work, restoreFiles: lm.restoreFiles, createFiles: lm.createFiles });
+  } catch (err) {
+    return { code: 1, out: err.message, command: `go mod download ${lm.path}@${t.version}` };
+  }
+  for (const r of copy.repaired) console.log(`${label(t)} … ${r}`);
+  const goLine = /^go (\S+)$/m.exec(fs.readFileSync(path.join(copy.dir, 'go.mod'), 'utf8'));
+  const src = path.join(work, 'src');
+  fs.mkdirSync(src, { recursive: true });
+  fs.writeFileSync(
+    path.join(src, 'go.mod'),
+    replaceGoMod({ name: `forge-workflows.local/toolchain/${t.name}`, goVersion: goLine?.[1] ?? '1.24', modulePath: lm.path, version: t.version, relDir: '../module' }),
+  );
+  const opts = { env, cwd: src, logFile, append: true };
+  activeTemps.add(work);
+  try {
+    for (const args of [
+      ['get', `${t.module}@${t.version}`],
+      ['build', '-trimpath', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), '-o', `${tmpBin}${path.sep}`, t.module],
+    ]) {
+      const r = await run(GO, args, opts);
+      if (r.code !== 0) return { ...r, command: `cd ${shq(src)} && ${cmdline(env, 'go', args)}` };
+    }
+    return { code: 0, out: '' };
+  } finally {
+    // The copy is only needed for this build (the module cache keeps the download).
+    fs.rmSync(work, { recursive: true, force: true });
+    activeTemps.delete(work);
+  }
+}
+
 async function installGo(t) {
   if (isExecutable(t.path)) {
     const relinked = linkBin(t);
@@ -289,7 +336,7 @@ async function installGo(t) {
     return { ok: true, cached: true };
   }
   const start = Date.now();
-  console.log(`${label(t)} … go install ${t.module}@${t.version}`);
+  if (!t.localModule) console.log(`${label(t)} … go install ${t.module}@${t.version}`);
   const toolDir = path.join(TOOLS_HOME, 'tools', t.name);
   fs.mkdirSync(toolDir, { recursive: true });
   fs.mkdirSync(LOG_DIR, { recursive: true });
@@ -301,9 +348,15 @@ async function installGo(t) {
   try {
     const env = { GOBIN: tmpBin };
     const args = ['install', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), `${t.module}@${t.version}`];
-    let r = await run(GO, args, { env, logFile });
-    r.command = cmdline(env, 'go', args);
-    if (r.code !== 0 && LIST_LOOKUP_FAILED.test(r.out)) {
+    let r;
+    if (t.localModule) {
+      console.log(`${label(t)} … building from a local copy of ${t.localModule.path}@${t.version} (the module zip does not compile as published)`);
+      r = await buildViaLocalModule(t, tmpBin, logFile);
+    } else {
+      r = await run(GO, args, { env, logFile });
+      r.command = cmdline(env, 'go', args);
+    }
+    if (r.code !== 0 && !t.localModule && LIST_LOOKUP_FAILED.test(r.out)) {
       const why = r.out.split('\n').find((l) => /loading (deprecation|retractions)/.test(l)) ?? '';
       console.log(`${label(t)} … module proxy refused the version list (${why.replace(/^go: \S+@\S+: /, '').slice(0, 300)})`);
       console.log(`${label(t)} … building via go get ${t.module}@${t.version} + go build in a temp module`);
