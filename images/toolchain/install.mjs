@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { localModuleCopy, replaceGoMod } from './go-local-module.mjs';
+import { localModuleCopy } from './go-local-module.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MANIFEST = path.resolve(process.env.FORGE_TOOLS_MANIFEST || path.join(HERE, 'tools.json'));
@@ -287,41 +287,31 @@ async function buildViaTempModule(t, tmpBin, logFile) {
 }
 
 /**
- * Build for a tool with `localModule`: a local copy of the module with the files its zip lacks
- * created or restored (go-local-module.mjs; the download is checked against the checksum database),
- * and a throw-away module that requires the tool at its pinned version through a `replace` to that
- * copy, then `go build` of the package. Used for argo ≥ 3.7, whose CLI embeds ui/dist/app (not in
+ * Build for a tool with `localModule`: inside a local copy of the module (go-local-module.mjs; the
+ * download is checked against the checksum database as usual) with the files its zip lacks created
+ * or restored, so the module's own go.mod and go.sum apply (replace directives included, which
+ * `go install mod@version` refuses). Used for argo ≥ 3.7, whose CLI embeds ui/dist/app (not in
  * git, so not in the module zip); the placeholder page is all `argo lint` and `argo submit` need.
  */
 async function buildViaLocalModule(t, tmpBin, logFile) {
   const lm = t.localModule;
-  const work = path.join(TOOLS_HOME, 'tools', t.name, `.local-${t.version}`);
-  const env = { GOWORK: 'off', GOFLAGS: '-mod=mod -buildvcs=false', CGO_ENABLED: '0' };
-  let copy;
-  try {
-    copy = await localModuleCopy({ go: GO, modulePath: lm.path, version: t.version, dir: work, restoreFiles: lm.restoreFiles, createFiles: lm.createFiles });
-  } catch (err) {
-    return { code: 1, out: err.message, command: `go mod download ${lm.path}@${t.version}` };
+  if (!t.module.startsWith(`${lm.path}/`)) {
+    return { code: 1, out: `tools.json: ${t.name}: module ${t.module} is not a package of localModule.path ${lm.path}`, command: 'tools.json' };
   }
-  for (const r of copy.repaired) console.log(`${label(t)} … ${r}`);
-  const goLine = /^go (\S+)$/m.exec(fs.readFileSync(path.join(copy.dir, 'go.mod'), 'utf8'));
-  const src = path.join(work, 'src');
-  fs.mkdirSync(src, { recursive: true });
-  fs.writeFileSync(
-    path.join(src, 'go.mod'),
-    replaceGoMod({ name: `forge-workflows.local/toolchain/${t.name}`, goVersion: goLine?.[1] ?? '1.24', modulePath: lm.path, version: t.version, relDir: '../module' }),
-  );
-  const opts = { env, cwd: src, logFile, append: true };
+  const work = path.join(TOOLS_HOME, 'tools', t.name, `.local-${t.version}`);
   activeTemps.add(work);
   try {
-    for (const args of [
-      ['get', `${t.module}@${t.version}`],
-      ['build', '-trimpath', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), '-o', `${tmpBin}${path.sep}`, t.module],
-    ]) {
-      const r = await run(GO, args, opts);
-      if (r.code !== 0) return { ...r, command: `cd ${shq(src)} && ${cmdline(env, 'go', args)}` };
+    let copy;
+    try {
+      copy = await localModuleCopy({ go: GO, modulePath: lm.path, version: t.version, dir: work, restoreFiles: lm.restoreFiles, createFiles: lm.createFiles });
+    } catch (err) {
+      return { code: 1, out: err.message, command: `go mod download ${lm.path}@${t.version}` };
     }
-    return { code: 0, out: '' };
+    for (const r of copy.repaired) console.log(`${label(t)} … ${r}`);
+    const env = { GOWORK: 'off', GOFLAGS: '-mod=mod -buildvcs=false', CGO_ENABLED: '0' };
+    const args = ['build', '-trimpath', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), '-o', path.join(tmpBin, t.name), `./${t.module.slice(lm.path.length + 1)}`];
+    const r = await run(GO, args, { env, cwd: copy.dir, logFile, append: true });
+    return { ...r, command: `cd ${shq(copy.dir)} && ${cmdline(env, 'go', args)}` };
   } finally {
     // The copy is only needed for this build (the module cache keeps the download).
     fs.rmSync(work, { recursive: true, force: true });
