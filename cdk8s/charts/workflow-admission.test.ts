@@ -57,11 +57,14 @@ describe('workflow admission rule: switch', () => {
 describe('workflow admission rule: ValidatingPolicy (CEL)', () => {
   it('judges Workflows and CronWorkflows of the library namespace, at creation and on a spec change', () => {
     const p = vpol(config({}));
-    expect(p.spec.matchConstraints.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': 'forge' } });
     expect(p.spec.matchConstraints.resourceRules).toEqual([
       { apiGroups: ['argoproj.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['workflows', 'cronworkflows'] },
     ]);
-    expect(p.spec.matchConditions).toEqual([{ name: 'spec-set-or-changed', expression: "request.operation == 'CREATE' || object.spec != oldObject.spec" }]);
+    expect(p.spec.matchConditions).toEqual([
+      { name: 'library-namespace', expression: "request.namespace == 'forge'" },
+      { name: 'spec-set-or-changed', expression: "request.operation == 'CREATE' || object.spec != oldObject.spec" },
+    ]);
+    expect(vpol(config({}, { namespace: 'ci-forge' })).spec.matchConditions[0]!.expression).toBe("request.namespace == 'ci-forge'");
     expect(p.spec.validationActions).toEqual(['Deny']);
     expect(p.spec.failurePolicy).toBe('Fail');
     // a CronWorkflow is judged by the Workflow it creates

@@ -64,7 +64,6 @@ export interface WorkflowValidatingPolicy {
     failurePolicy: 'Fail';
     evaluation: { background: { enabled: boolean } };
     matchConstraints: {
-      namespaceSelector: { matchLabels: Record<string, string> };
       resourceRules: Array<{ apiGroups: string[]; apiVersions: string[]; operations: Array<'CREATE' | 'UPDATE'>; resources: string[] }>;
     };
     matchConditions: Array<{ name: string; expression: string }>;
@@ -135,11 +134,14 @@ function validatingPolicy(config: PlatformConfig, a: WorkflowAdmissionConfig): W
       failurePolicy: 'Fail',
       evaluation: { background: { enabled: false } },
       matchConstraints: {
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': config.namespace } },
         resourceRules: [{ apiGroups: ['argoproj.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['workflows', 'cronworkflows'] }],
       },
-      // An UPDATE that leaves the spec alone (the controller writing status) is not re-judged.
-      matchConditions: [{ name: 'spec-set-or-changed', expression: "request.operation == 'CREATE' || object.spec != oldObject.spec" }],
+      matchConditions: [
+        // CEL policies scope by namespace labels; the name (a DNS label) goes through a condition, as in admission.ts.
+        { name: 'library-namespace', expression: `request.namespace == '${config.namespace}'` },
+        // An UPDATE that leaves the spec alone (the controller writing status) is not re-judged.
+        { name: 'spec-set-or-changed', expression: "request.operation == 'CREATE' || object.spec != oldObject.spec" },
+      ],
       variables: [
         {
           name: 'spec',
