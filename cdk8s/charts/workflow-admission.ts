@@ -194,7 +194,7 @@ function clusterPolicy(config: PlatformConfig, a: WorkflowAdmissionConfig): Work
         name: `${prefix}-artifact-gc`,
         match,
         validate: {
-          message: `${at}.artifactGC may set only ${ARTIFACT_GC_ALLOWED_FIELDS.join(', ')}`,
+          message: `${at}.artifactGC may set only ${ARTIFACT_GC_ALLOWED_FIELDS.join(', ')}; found {{ keys(${path}.artifactGC || \`{}\`) }}`,
           deny: { conditions: { any: [{ key: `{{ keys(${path}.artifactGC || \`{}\`) }}`, operator: 'AnyNotIn', value: [...ARTIFACT_GC_ALLOWED_FIELDS] }] } },
         },
       },
