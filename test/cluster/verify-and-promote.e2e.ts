@@ -249,7 +249,7 @@ describe('forge-verify-and-promote on a real cluster', () => {
     expect(r.submit.code).not.toBe(0);
 
     // The node's message is the tool's error, from the container's termination message (Argo
-    // prefixes it with `Error (exit code 1): `).
+    // prefixes it with `main: Error (exit code 1): `: the container, then the reason).
     const policy = r.node('policy');
     expect(policy?.phase).toBe('Failed');
     expect(policy?.message).toContain('POLICY_VIOLATION');
