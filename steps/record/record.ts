@@ -65,8 +65,9 @@ export function fromFailures(json: string): { outcome: 'refused' | 'failed'; che
   } catch (e) {
     throw new ForgeError('INVALID_ARGS', `--failures is not the JSON list Argo passes as {{workflow.failures}}: ${(e as Error).message}`);
   }
-  // Argo prefixes a failed pod's message with `Error (exit code N): `; the step's own words follow.
-  const cleaned = failures.map((f) => ({ ...f, message: (f.message ?? '').replace(/^\w+ \(exit code \d+\): /, '').trim() }));
+  // Argo prefixes a failed pod's message with `Error (exit code N): ` (v3.6) or
+  // `<container>: Error (exit code N): ` (v4, operator.go); the step's own words follow.
+  const cleaned = failures.map((f) => ({ ...f, message: (f.message ?? '').replace(/^(?:[\w.-]+: )?\w+ \(exit code \d+\): /, '').trim() }));
   // The list comes from a map (random order) and holds parent nodes too: prefer a gate's refusal,
   // then any failure that says why.
   const first = cleaned.find((f) => REFUSAL.test(f.message)) ?? cleaned.find((f) => f.message) ?? cleaned[0];

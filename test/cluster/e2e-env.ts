@@ -11,7 +11,8 @@
  *                          test serves its registries, PostgreSQL and reports there too
  *   FORGE_E2E_POD_NETWORK  CIDR the pods connect from, trusted by the test's PostgreSQL
  *                          (default 10.88.0.0/16, the local cluster's pod bridge)
- * Argo's workflow-controller must already run in the cluster (cluster:up installs it).
+ * Argo's workflow-controller (3.7.14+, 4.0.5+ or 4.1.0+) must already run in the cluster with the
+ * settings the library generates, dist/manifests/argo-controller.yaml (cluster:up installs both).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROMOTION_PREDICATE_TYPE } from '../../steps/attest/predicate.ts';
@@ -30,6 +31,7 @@ let incoming: Registry | undefined;
 let trusted: Registry | undefined;
 let postgres: PostgresServer | undefined;
 let databaseUrl: string;
+const FORGE = path.resolve(import.meta.dirname, '../../bin/forge.mjs');
 let devKey: { privateKey: string; publicKey: string };
 let promotionKey: { privateKey: string; publicKey: string };
 let scannerKey: { privateKey: string; publicKey: string };
@@ -47,7 +49,12 @@ beforeAll(async () => {
 
   // The services the step pods talk to, on the node address.
   [incoming, trusted, postgres] = await Promise.all([startRegistry({ host }), startRegistry({ host }), startPostgres({ host, trustFrom: [env.podNetwork] })]);
-  databaseUrl = await postgres.createDatabase('forge_records');
+  // The platform team's one-off migration as the database owner; the steps get a runtime role
+  // that may only INSERT and SELECT (docs/verify-and-promote.md, "The records").
+  const ownerUrl = await postgres.createDatabase('forge_records');
+  await postgres.query('CREATE ROLE forge_step LOGIN');
+  await execa(FORGE, ['records', 'migrate', '--database-url', ownerUrl, '--runtime-role', 'forge_step']);
+  databaseUrl = ownerUrl.replace(/^postgresql:\/\/[^@]+@/, 'postgresql://forge_step@');
   // This process pushes, signs and checks over plain HTTP too (the steps get the same list).
   process.env.FORGE_INSECURE_REGISTRIES = [incoming.host, trusted.host].join(',');
 
@@ -226,7 +233,7 @@ describe('forge-verify-and-promote on a real cluster', () => {
     expect(r.submit.code).not.toBe(0);
 
     // The node's message is the tool's error, from the container's termination message (Argo
-    // prefixes it with `Error (exit code 1): `).
+    // prefixes it with `main: Error (exit code 1): `: the container, then the reason).
     const policy = r.node('policy');
     expect(policy?.phase).toBe('Failed');
     expect(policy?.message).toContain('POLICY_VIOLATION');

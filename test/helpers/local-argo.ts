@@ -54,11 +54,11 @@ export async function runLocally(wt: IWorkflowTemplate, params: Record<string, s
     // What Argo gives an exit handler: the run's status and its failed nodes with their messages.
     const failed = Object.entries(nodes).filter(([, n]) => n.phase === 'Failed');
     globals.status = failed.length > 0 ? 'Failed' : 'Succeeded';
-    // As Argo v3.6 does: the parent DAG node is in the list too, node messages carry Argo's
-    // `Error (exit code N): ` prefix, and the whole list arrives Go-quoted (JSON inside a string).
+    // As Argo v4 does: the parent DAG node is in the list too, node messages carry Argo's
+    // `<container>: Error (exit code N): ` prefix, and the whole list arrives Go-quoted (JSON inside a string).
     const list = [
       { displayName: wt.metadata.name ?? 'workflow', templateName: wt.spec.entrypoint, message: '', phase: 'Failed' },
-      ...failed.map(([name, n]) => ({ displayName: name, templateName: name, message: `Error (exit code 1): ${n.message}`, phase: n.phase })),
+      ...failed.map(([name, n]) => ({ displayName: name, templateName: name, message: `main: Error (exit code 1): ${n.message}`, phase: n.phase })),
     ];
     globals.failures = JSON.stringify(JSON.stringify(list));
     await runDag(wt.spec.onExit);
