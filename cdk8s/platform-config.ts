@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ForgeError } from '../steps/lib/errors.ts';
-import { promotionSettingsSchema, verificationKeySchema } from '../steps/lib/promotion-settings.ts';
+import { kmsUri, promotionSettingsSchema, verificationKeySchema } from '../steps/lib/promotion-settings.ts';
 
 /**
  * The platform configuration: everything a platform team sets when it installs forge-workflows.
@@ -80,10 +80,7 @@ const verificationKey = z
     /** PEM public key (`-----BEGIN PUBLIC KEY-----` …), e.g. the `cosign.pub` of `cosign generate-key-pair`. */
     publicKey: z.string().trim().refine(isPublicKeyPem, 'must be one PEM public key ("-----BEGIN PUBLIC KEY-----" … "-----END PUBLIC KEY-----")').optional(),
     /** KMS key URI as cosign and Kyverno take it: `gcpkms://`, `awskms://`, `azurekms://` or `hashivault://`. */
-    kms: z
-      .string()
-      .regex(/^(gcpkms|awskms|azurekms|hashivault):\/\/\S+$/, 'must be a KMS URI: gcpkms://…, awskms://…, azurekms://… or hashivault://…')
-      .optional(),
+    kms: kmsUri.optional(),
   })
   .refine((k) => !(k.publicKey !== undefined && k.kms !== undefined), 'set publicKey or kms, not both')
   .refine((k) => k.publicKey !== undefined || k.kms !== undefined, 'set publicKey (a PEM public key) or kms (a KMS URI)');
@@ -280,7 +277,7 @@ export const platformConfigSchema = z.strictObject({
         z.strictObject({
           secret: z.strictObject({ name: dnsLabel, key: z.string().default('cosign.key'), passwordKey: z.string().default('cosign.password') }),
         }),
-        z.strictObject({ kms: z.string().regex(/^(gcpkms|awskms|azurekms|hashivault):\/\//, 'must be a KMS URI') }),
+        z.strictObject({ kms: kmsUri }),
       ]),
       /** PostgreSQL of the allowlist and audit trail: a Secret key holding its postgresql:// URL. */
       database: z.strictObject({ secret: z.strictObject({ name: dnsLabel, key: z.string().default('url') }) }),

@@ -16,7 +16,9 @@ import { SIZE_PATTERN } from './size.ts';
  */
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lower-case name (letters, digits, "-")');
 const pem = z.string().regex(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n?$/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
-const kms = z.string().regex(/^(gcpkms|awskms|azurekms|hashivault):\/\//, 'must be a KMS URI (gcpkms://, awskms://, azurekms://, hashivault://)');
+/** A KMS key URI as cosign and Kyverno take it. */
+export const kmsUri = z.string().regex(/^(gcpkms|awskms|azurekms|hashivault):\/\/\S+$/, 'must be a KMS URI: gcpkms://…, awskms://…, azurekms://… or hashivault://…');
+const kms = kmsUri;
 
 /**
  * A Secret or ConfigMap holding only `cosign.pub` (`k8s://<namespace>/<name>`), read by the verify
