@@ -2,8 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadPromotionSettings, type PromotionSettings } from '../lib/promotion-settings.ts';
-import { main as scanMain } from './cli.ts';
+import { loadPromotionSettings, type PromotionSettings } from '../../steps/lib/promotion-settings.ts';
+import { main as policyMain } from '../../steps/policy/cli.ts';
+import { main as scanMain } from '../../steps/scan/cli.ts';
+import { main as verifyMain } from '../../steps/verify/cli.ts';
 
 const PEM = '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEuSpP+zCC3T41AZGk7/6+kyVj+R9z\n8+BJNMQMDiB9K+mBZbMkX+g3AmQvxpCY1eJDgQlaWP4Ssimi2dBkMVTvmQ==\n-----END PUBLIC KEY-----\n';
 const INHERITED = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf', '__defineGetter__'];
@@ -44,10 +46,21 @@ describe('the step CLIs look names up as own keys', () => {
   const image = `registry.example.com/team/legacy@sha256:${'b'.repeat(64)}`;
 
   it.each(INHERITED)('forge scan --scan-policy %s is an unknown policy, before any report is read', async (name) => {
-    const blocked = join(import.meta.dirname, '../../test/fixtures/trivy/high-critical.json');
+    const blocked = join(import.meta.dirname, '../fixtures/trivy/high-critical.json');
     expect(await run(scanMain, ['--image', image, '--scan-policy', name, '--settings', settingsFile, '--unverified-scan-report', blocked])).toBe(2);
     expect(err).toContain(`INVALID_ARGS: unknown scan policy "${name}" (configured: default)`);
     expect(err).not.toContain('PASSED');
   });
 
+
+  it.each(INHERITED)('forge verify --verification-key %s is an unknown key', async (name) => {
+    expect(await run(verifyMain, ['--image', image, '--verification-key', name, '--settings', settingsFile])).toBe(2);
+    expect(err).toContain(`INVALID_ARGS: unknown verification key "${name}" (configured: developers)`);
+  });
+
+  it.each(INHERITED)('forge policy --promotion-policy %s is an unknown policy', async (name) => {
+    const info = JSON.stringify({ requested: image, repository: 'registry.example.com/team/legacy', digest: `sha256:${'b'.repeat(64)}`, reference: image, mediaType: '', index: false, platforms: [] });
+    expect(await run(policyMain, ['--image-info', info, '--promotion-policy', name, '--settings', settingsFile])).toBe(2);
+    expect(err).toContain(`INVALID_ARGS: unknown promotion policy "${name}" (configured: default)`);
+  });
 });
