@@ -4,6 +4,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { stringify } from 'yaml';
 import { standardLabels } from '../constructs/labels.ts';
 import type { PlatformConfig } from '../platform-config.ts';
+import { restrictedContainer } from '../constructs/security-context.ts';
 
 /**
  * The settings of Argo's workflow-controller that the library relies on, as the controller's
@@ -37,16 +38,7 @@ export function controllerSettings(config: PlatformConfig): Record<string, strin
         requests: { ...config.argo.executorResources.requests },
         limits: { ...config.argo.executorResources.limits },
       },
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: uid,
-        runAsGroup: uid,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        privileged: false,
-        capabilities: { drop: ['ALL'] },
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
+      securityContext: restrictedContainer(uid),
     }),
   };
 }

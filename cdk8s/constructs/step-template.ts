@@ -4,6 +4,7 @@ import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1Artifact a
 import { imageReference, type PlatformConfig } from '../platform-config.ts';
 import { envName, OUTPUTS_DIR } from '../../steps/lib/contract.ts';
 import { standardLabels } from './labels.ts';
+import { restrictedContainer } from './security-context.ts';
 
 export type { ITemplate, IParameter, IArtifact };
 
@@ -117,16 +118,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
         requests: { ...config.steps.resources.requests },
         limits: { ...config.steps.resources.limits },
       },
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: uid,
-        runAsGroup: uid,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        privileged: false,
-        capabilities: { drop: ['ALL'] },
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
+      securityContext: restrictedContainer(uid),
       volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(props.mounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: true }))],
     },
   };
