@@ -20,7 +20,7 @@ import { buildImage } from '../helpers/images.ts';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { attestScan, trivyReport } from '../helpers/trivy.ts';
-import { argo, e2eEnv, getWorkflow, kubectl, submittedName, synthesizeAndApply, type ArgoNode, type E2eEnv, type RunResult } from './e2e-env.ts';
+import { argo, e2eEnv, getWorkflow, kubectl, run, submittedName, synthesizeAndApply, type ArgoNode, type E2eEnv, type RunResult } from './e2e-env.ts';
 
 const TEMPLATE = 'forge-verify-and-promote';
 const KEY_PASSWORD = 'forge-e2e-promotion';
@@ -66,7 +66,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(promotionDir, 'cosign.password'), KEY_PASSWORD);
 
   // Synthesize for this cluster: the registries above over plain HTTP, no registry credentials.
-  const [incomingHost, trustedHost] = [incoming.host, trusted.host];
+  const [incomingHost, trustedHost, namespace] = [incoming.host, trusted.host, env.namespace];
   await synthesizeAndApply(env, tmp, {
     template: TEMPLATE,
     charts: ['promotion'],
@@ -80,7 +80,9 @@ beforeAll(async () => {
       };
       config.promotion = {
         transparencyLog: false,
-        verificationKeys: { developers: { publicKey: fs.readFileSync(devKey.publicKey, 'utf8') } },
+        // Kept in the cluster: a public-only Secret (read by the verify pod's own account), and one
+        // as `cosign generate-key-pair k8s://…` fills it (private key beside the public key), refused.
+        verificationKeys: { developers: { secret: `k8s://${namespace}/forge-developers-pub` }, leaky: { secret: `k8s://${namespace}/forge-developers-keypair` } },
         scanPolicies: { default: { threshold: 'HIGH' } },
         promotionPolicies: { default: { maxSize: '10MiB' } },
         attestationPublicKey: { publicKey: fs.readFileSync(promotionKey.publicKey, 'utf8') },
@@ -97,6 +99,8 @@ beforeAll(async () => {
     kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], await kubectl(env, ['-n', env.namespace, 'create', 'secret', 'generic', ...args, '--dry-run=client', '-o', 'yaml']));
   await secret(['forge-promotion-key', `--from-file=cosign.key=${promotionKey.privateKey}`, `--from-file=cosign.password=${path.join(promotionDir, 'cosign.password')}`]);
   await secret(['forge-records-db', `--from-literal=url=${databaseUrl}`]);
+  await secret(['forge-developers-pub', `--from-file=cosign.pub=${devKey.publicKey}`]);
+  await secret(['forge-developers-keypair', `--from-file=cosign.pub=${devKey.publicKey}`, `--from-file=cosign.key=${devKey.privateKey}`]);
 }, 300_000);
 
 afterAll(async () => {
@@ -125,8 +129,8 @@ interface Run {
   node(template: string): ArgoNode | undefined;
 }
 
-async function promote(image: string): Promise<Run> {
-  const submit = await argo(env, ['submit', '--from', `workflowtemplate/${TEMPLATE}`, '--wait', '-o', 'name', '-p', `image=${image}`], 480_000);
+async function promote(image: string, verificationKey = 'developers'): Promise<Run> {
+  const submit = await argo(env, ['submit', '--from', `workflowtemplate/${TEMPLATE}`, '--wait', '-o', 'name', '-p', `image=${image}`, '-p', `verification-key=${verificationKey}`], 480_000);
   const name = submittedName(submit);
   const wf = (await getWorkflow(env, name)) as Awaited<ReturnType<typeof getWorkflow>> & { status: { outputs?: { parameters?: { name: string; value?: string }[] } } };
   const nodes = Object.values(wf.status.nodes ?? {});
@@ -180,7 +184,13 @@ describe('forge-verify-and-promote on a real cluster', () => {
     const account = async (step: string) =>
       kubectl(env, ['-n', env.namespace, 'get', 'pod', podName(r, r.node(step)!), '-o', 'jsonpath={.spec.serviceAccountName}']);
     expect(await account('attest')).toBe('forge-promotion-signer');
+    expect(await account('verify')).toBe('forge-signature-verifier');
     expect(await account('copy')).toBe('forge-workflow');
+    // Only the verifier may read the key Secrets (the verify pod above read one through the API).
+    const canGet = async (account: string, secretName: string) =>
+      (await run(env.kubectlBin, ['--kubeconfig', env.kubeconfig, '-n', env.namespace, 'auth', 'can-i', 'get', `secret/${secretName}`, `--as=system:serviceaccount:${env.namespace}:${account}`])).stdout.trim();
+    expect(await canGet('forge-signature-verifier', 'forge-developers-pub')).toBe('yes');
+    for (const other of ['forge-workflow', 'forge-promotion-signer']) expect(await canGet(other, 'forge-developers-pub'), other).toBe('no');
 
     // The workflow's outputs.
     const trustedRef = `${trusted!.host}/forge/team/web@${c.digest}`;
@@ -221,6 +231,16 @@ describe('forge-verify-and-promote on a real cluster', () => {
     expect(att.layers.map((l) => l.digest)).toContain(a.outputs['attestation-digest']);
     const [row] = await query<{ attestation_digest: string }>('SELECT attestation_digest FROM promotions WHERE id = $1', [a.outputs['record-id']]);
     expect(row!.attestation_digest).toBe(a.outputs['attestation-digest']);
+  });
+
+  it('refuses a verification key kept in a Secret that also holds the private key', async () => {
+    const c = await candidate('leaky', '1000');
+    const r = await promote(c.image, 'leaky');
+    if (r.phase !== 'Failed') throw new Error(await describeRun(r));
+    const verify = r.node('verify');
+    expect(verify?.phase).toBe('Failed');
+    expect(verify?.message).toContain(`INVALID_CONFIG: Secret ${env.namespace}/forge-developers-keypair holds private key material (cosign.key): a verification key must be public only`);
+    expect(await exists(`${trusted!.host}/forge/team/leaky@${c.digest}`)).toBe(false);
   });
 
   let refused: { run: Run; digest: string } | undefined;
