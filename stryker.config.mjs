@@ -5,8 +5,8 @@ const gates = [
   'steps/resolve/resolve.ts',
   'steps/verify/verify.ts',
   'steps/scan/gate.ts',
-  'steps/scan/exceptions.ts',
   'steps/scan/report.ts',
+  'steps/scan/source.ts',
   'steps/policy/checks.ts',
   'steps/policy/policy.ts',
   'steps/copy/copy.ts',
@@ -14,9 +14,14 @@ const gates = [
   'steps/attest/predicate.ts',
   'steps/record/record.ts',
   'steps/lib/records/records.ts',
+  'steps/lib/records/rows.ts',
+  'steps/lib/records/roles.ts',
   'steps/lib/reference.ts',
   'steps/lib/image-passwd.ts',
   'steps/lib/k8s-public-key.ts',
+  'steps/lib/scan-exceptions.ts',
+  'steps/lib/severity.ts',
+  'steps/lib/size.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
