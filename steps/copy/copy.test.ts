@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../../test/helpers/fault-proxy.ts';
 import { buildImage } from '../../test/helpers/images.ts';
 import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
 import { signatureTag } from '../lib/cosign.ts';
 import { digestOf, exists } from '../lib/crane.ts';
+import { ForgeError } from '../lib/errors.ts';
 import { promoteDigest } from './copy.ts';
 
 /** The copy step against two real registries; .sig/.att stand-ins are real manifests under cosign's tags. */
@@ -68,5 +70,33 @@ describe('copy: the exact digest, with its .sig/.att tags', () => {
     await buildImage(`${c.source}:${other.sig}`);
     expect((await promoteDigest(c.source, c.digest, c.target)).tags).toEqual([]);
     expect(await exists(`${c.target}:${other.sig}`)).toBe(false);
+  });
+
+  it("a registry failing mid-copy: COPY_FAILED naming source, target and the registry's reason, and no manifest left", async () => {
+    const c = await candidate();
+    await buildImage(`${c.source}:${c.sig}`);
+    const proxy = await startFaultProxy(trusted.url, (req) => req.method !== 'GET' && req.method !== 'HEAD' && /\/blobs\/uploads\//.test(req.url ?? ''));
+    try {
+      const target = `${proxy.host}/forge/${c.source.slice(incoming.host.length + 1)}`;
+      const e = await promoteDigest(c.source, c.digest, target).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(ForgeError);
+      const f = e as ForgeError;
+      expect(f.code).toBe('COPY_FAILED');
+      expect(f.message).toBe(
+        `copying ${c.source}@${c.digest} to ${target} failed: Error response from registry: unknown: injected fault. ` +
+          'No manifest without its blobs was written (each manifest goes last); run the promotion again to complete it',
+      );
+      expect(f.cause).toBeInstanceOf(Error);
+      expect(proxy.failures).toBeGreaterThan(0);
+      expect(await exists(`${c.target}@${c.digest}`)).toBe(false);
+      // The rerun, once the registry is well, completes it.
+      proxy.broken = false;
+      expect(await promoteDigest(c.source, c.digest, target)).toEqual({ reference: `${target}@${c.digest}`, tags: [c.sig], copied: true });
+    } finally {
+      await proxy.stop();
+    }
   });
 });
