@@ -90,6 +90,7 @@ describe('attest: one promotion attestation per promotion', () => {
 
   it('fails when the verification key does not match the signing key', async () => {
     const t = await trustedImage();
-    await expect(attestPromotion(t.reference, predicate(t), signer(), verifier(otherKey.publicKey))).rejects.toThrow(/ATTESTATION_FAILED|did not verify after signing/);
+    const e = await attestPromotion(t.reference, predicate(t), signer(), verifier(otherKey.publicKey)).catch((err: unknown) => err as { code: string; message: string });
+    expect(e).toMatchObject({ code: 'ATTESTATION_FAILED', message: expect.stringMatching(new RegExp(`^the promotion attestation of ${t.reference.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} did not verify after signing`)) });
   });
 });
