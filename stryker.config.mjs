@@ -4,6 +4,7 @@
 const gates = [
   'steps/resolve/resolve.ts',
   'steps/verify/verify.ts',
+  'steps/scan/attested.ts',
   'steps/scan/gate.ts',
   'steps/scan/report.ts',
   'steps/scan/source.ts',
