@@ -3,19 +3,24 @@ import fs from 'node:fs';
 import { ctr } from './kubectl.ts';
 import { ClusterError, log, paths } from './layout.ts';
 
-/** Imports the image archives containerd does not hold yet; returns the names re-imported. */
-export function importImages(): Set<string> {
-  const imported = new Set<string>();
-  const images = paths().images;
-  // REF TYPE DIGEST SIZE PLATFORMS LABELS: re-import when the archive's manifest differs.
-  const present = new Map(
+/** containerd's images: name → digest (`ctr images ls`: REF TYPE DIGEST SIZE PLATFORMS LABELS). */
+function storedImages(): Map<string, string> {
+  return new Map(
     ctr(['images', 'ls'])
       .split('\n')
       .slice(1)
       .map((l) => l.split(/\s+/))
       .filter((f) => f.length > 2)
-      .map((f) => [f[0]!, f[2]!]),
+      .map((f): [string, string] => [f[0]!, f[2]!]),
   );
+}
+
+/** Imports the image archives containerd does not hold yet; returns the names re-imported. */
+export function importImages(): Set<string> {
+  const imported = new Set<string>();
+  const images = paths().images;
+  // Re-import when the archive's manifest differs.
+  const present = storedImages();
   for (const [name, img] of Object.entries(images)) {
     let want = '';
     try {
@@ -32,14 +37,7 @@ export function importImages(): Set<string> {
   }
   // Everything else in the store is an older build (earlier step image tags, and the `sha256:<id>`
   // names CRI gives every image): remove them so containerd collects their layers.
-  const now = new Map(
-    ctr(['images', 'ls'])
-      .split('\n')
-      .slice(1)
-      .map((l) => l.split(/\s+/))
-      .filter((f) => f.length > 2)
-      .map((f) => [f[0]!, f[2]!]),
-  );
+  const now = storedImages();
   const keep = new Set(Object.values(images).map((img) => now.get(img.ref)));
   const stale = [...now].filter(([, digest]) => !keep.has(digest)).map(([ref]) => ref);
   if (stale.length) {
