@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkTemplate } from '../cdk8s/constructs/workflow-template.ts';
-import { OUTPUTS_DIR } from '../cdk8s/constructs/step-template.ts';
+import { OUTPUTS_DIR } from '../steps/lib/contract.ts';
 import { loadPlatformConfig, type PlatformConfig } from '../cdk8s/platform-config.ts';
 import { options as discoverOptions } from '../steps/discover/cli.ts';
 import { envName } from '../steps/lib/contract.ts';

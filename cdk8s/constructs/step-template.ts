@@ -8,8 +8,6 @@ import { restrictedContainer } from './security-context.ts';
 
 export type { ITemplate, IParameter, IArtifact };
 
-export { envName, OUTPUTS_DIR };
-
 export interface StepInput {
   /** Argo input parameter name (kebab-case); reaches the tool as env FORGE_<NAME>. */
   name: string;

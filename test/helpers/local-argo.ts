@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
-import { OUTPUTS_DIR } from '../../cdk8s/constructs/step-template.ts';
+import { OUTPUTS_DIR } from '../../steps/lib/contract.ts';
 import { withKeyedLocks } from '../../steps/lib/keyed-lock.ts';
 
 /**
