@@ -8,6 +8,12 @@ import { adminTls, expectOk, type Component } from './processes.ts';
 
 let kubeletStartedAt = 0;
 
+/** A controller's identity toward the API server, and its own serving address (loopback only). */
+function controlPlaneClient(name: string): string[] {
+  const kubeconfig = path.join(STATE, `${name}.kubeconfig`);
+  return ['--kubeconfig', kubeconfig, '--authentication-kubeconfig', kubeconfig, '--authorization-kubeconfig', kubeconfig, '--bind-address', '127.0.0.1'];
+}
+
 export function components(): Component[] {
   const p = paths();
   const k = p.kubernetes;
@@ -81,10 +87,7 @@ export function components(): Component[] {
       timeoutMs: 60_000,
       argv: () => [
         k['kube-controller-manager']!,
-        '--kubeconfig', path.join(STATE, 'controller-manager.kubeconfig'),
-        '--authentication-kubeconfig', path.join(STATE, 'controller-manager.kubeconfig'),
-        '--authorization-kubeconfig', path.join(STATE, 'controller-manager.kubeconfig'),
-        '--bind-address', '127.0.0.1',
+        ...controlPlaneClient('controller-manager'),
         '--secure-port', '10257',
         '--leader-elect=false',
         '--use-service-account-credentials=true',
@@ -104,10 +107,7 @@ export function components(): Component[] {
       timeoutMs: 60_000,
       argv: () => [
         k['kube-scheduler']!,
-        '--kubeconfig', path.join(STATE, 'scheduler.kubeconfig'),
-        '--authentication-kubeconfig', path.join(STATE, 'scheduler.kubeconfig'),
-        '--authorization-kubeconfig', path.join(STATE, 'scheduler.kubeconfig'),
-        '--bind-address', '127.0.0.1',
+        ...controlPlaneClient('scheduler'),
         '--secure-port', '10259',
         '--leader-elect=false',
         '--profiling=false',
