@@ -6,9 +6,9 @@ import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 const shipped = ['./steps', './cdk8s', './workflows', './examples'];
-const stepTools = './steps/!(lib|promote|local)/**';
+const stepTools = './steps/!(lib|promote|local|worker)/**';
 const toolFolders = readdirSync(new URL('./steps', import.meta.url), { withFileTypes: true })
-  .filter((d) => d.isDirectory() && !['lib', 'promote', 'local'].includes(d.name))
+  .filter((d) => d.isDirectory() && !['lib', 'promote', 'local', 'worker'].includes(d.name))
   .map((d) => d.name);
 
 /** Each rule: files under `target` may not import from any of `from` (paths from the repository root). */

@@ -3,11 +3,11 @@ import { z } from 'zod';
 import { reportProgress, writeOutput } from '../lib/argo-io.ts';
 import { CUE_LIMITS } from '../lib/cue.ts';
 import { optionsOf, parseToolArgs, runMain } from '../lib/cli.ts';
-import { groupOutput, outputFile } from '../lib/contract.ts';
 import { createLogger } from '../lib/log.ts';
 import type { DiscoveryOutput } from './contract.ts';
 import { DEFAULT_SLOTS, discover } from './discover.ts';
 import { formatTable } from './format.ts';
+import { argoOutputs } from './outputs.ts';
 
 export const usage = `Usage: forge discover [SOURCE] [options]
 
@@ -81,24 +81,7 @@ export async function main(argv: string[]): Promise<void> {
   });
 }
 
-/**
- * The files forge-discovery's outputs read (`valueFrom.path`): small values for parameters and
- * the full contract for the artifact. Every file is always written, so no output is ever missing.
- */
+/** Writes forge-discovery's output files (steps/discover/outputs.ts) under `dir`. */
 export async function writeArgoOutputs(dir: string, out: DiscoveryOutput, json: string): Promise<void> {
-  const summary = {
-    commit: out.source.commit,
-    projects: out.projects.length,
-    groups: out.phaseGroups.length,
-    tasks: out.slots.reduce((n, s) => n + s.tasks.length, 0),
-    releaseProjects: out.releaseProjects,
-  };
-  await Promise.all([
-    writeOutput(join(dir, outputFile('discover', 'discovery')), json),
-    writeOutput(join(dir, outputFile('discover', 'summary')), JSON.stringify(summary)),
-    writeOutput(join(dir, outputFile('discover', 'project-count')), String(summary.projects)),
-    writeOutput(join(dir, outputFile('discover', 'group-count')), String(summary.groups)),
-    writeOutput(join(dir, outputFile('discover', 'release-projects')), JSON.stringify(out.releaseProjects)),
-    ...out.slots.map((s) => writeOutput(join(dir, groupOutput(s.slot)), JSON.stringify(s.tasks))),
-  ]);
+  await Promise.all(Object.entries(argoOutputs(out, json)).map(([file, content]) => writeOutput(join(dir, file), content)));
 }

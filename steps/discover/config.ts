@@ -12,6 +12,7 @@ const duration = z.string().max(32).regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/, 'm
 
 const secretRef = z.object({
   provider: z.enum(['aws', 'vault', 'github-oidc', 'kubernetes', 'env']),
+  name: z.string().optional(),
   path: z.string().optional(),
   secretName: z.string().optional(),
   key: z.string().optional(),

@@ -19,7 +19,13 @@ export type ForgeErrorCode =
   | 'POLICY_VIOLATION'
   | 'COPY_FAILED'
   | 'ATTESTATION_FAILED'
-  | 'RECORD_FAILED';
+  | 'RECORD_FAILED'
+  | 'POOL_UNAVAILABLE'
+  | 'POOL_DRIFT'
+  | 'JOB_INVALID'
+  | 'JOB_FAILED'
+  | 'JOB_TIMEOUT'
+  | 'JOB_CANCELLED';
 
 export interface ForgeErrorDetail {
   /** File the problem is in, relative to the repository root when there is one. */

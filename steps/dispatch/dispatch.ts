@@ -1,0 +1,156 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ForgeError } from '../lib/errors.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { isTerminal, jobId, jobSchema, type Job, type JobResult, type JobState, type JobTask, type LogLine } from '../lib/pool/job.ts';
+import { followLog } from '../lib/pool/logs.ts';
+import { jobSubject, type PoolSpec } from '../lib/pool/pools.ts';
+import { JobStore } from '../lib/pool/state.ts';
+
+/**
+ * The dispatcher of one pool-backed Argo task: publish the job once (or find it again), print
+ * its log as it arrives, report progress, wait for its result and hand it back. Asked to stop
+ * (Argo's Stop/Terminate, a deadline), it cancels its job so no pool keeps working for a
+ * workflow that is over.
+ */
+export interface DispatchOptions {
+  nc: NatsConnection;
+  pool: PoolSpec;
+  runId: string;
+  taskId: string;
+  repository: string;
+  commit: string;
+  task: JobTask;
+  timeoutMs: number;
+  /** Aborted when the dispatcher is asked to stop (SIGTERM). */
+  signal: AbortSignal;
+  onLine(line: LogLine): void;
+  onNote(text: string): void;
+  onProgress(done: number, total: number): void;
+  /** How long a cancelled job may take to stop on its worker before the dispatcher gives up waiting (ms). */
+  cancelWaitMs?: number;
+}
+
+export interface DispatchOutcome {
+  job: Job;
+  result: JobResult;
+  /** This dispatcher found the job already published (a retry or restart). */
+  attached: boolean;
+}
+
+export async function dispatch(opts: DispatchOptions): Promise<DispatchOutcome> {
+  const { nc, pool } = opts;
+  const id = jobId(opts.runId, opts.taskId);
+  const job = jobSchema.parse({ apiVersion: 'forge.dev/v1alpha1', kind: 'Job', id, runId: opts.runId, taskId: opts.taskId, pool: pool.name, repository: opts.repository, commit: opts.commit, timeoutMs: opts.timeoutMs, task: opts.task, createdAt: new Date().toISOString() });
+  const subject = jobSubject(pool, job.runId, job.taskId);
+  const store = await JobStore.open(nc);
+  const { created, state } = await store.create({ jobId: id, state: 'queued', subject, pool: pool.name, attempt: 0, updatedAt: new Date().toISOString() });
+  if (created) {
+    await publish(nc, subject, job);
+    opts.onNote(`job ${id} queued on pool ${pool.name} (${subject})`);
+  } else {
+    opts.onNote(`job ${id} already exists (${state.value.state}${state.value.worker ? ` on ${state.value.worker}` : ''}): attaching to it`);
+    if (state.value.state === 'queued' && !(await inStream(nc, pool, subject))) {
+      await publish(nc, subject, job); // the earlier dispatcher stopped between recording and publishing
+      opts.onNote(`job ${id} was recorded but not in the queue: published it`);
+    }
+  }
+
+  const seen = new Set<string>();
+  const log = await followLog(nc, id, (line) => {
+    const key = `${line.attempt}/${line.seq}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      opts.onLine(line);
+    }
+  });
+  try {
+    const final = await waitForEnd(store, job, opts);
+    const result = await store.readResult(final);
+    if (!result) throw new ForgeError('JOB_FAILED', `job ${id} ended ${final.state} without a result`);
+    if (result.worker !== 'dispatcher') await log.ended(result.attempt, 5_000); // the worker's last lines
+    return { job, result, attached: !created };
+  } finally {
+    await log.stop();
+  }
+}
+
+async function publish(nc: NatsConnection, subject: string, job: Job): Promise<void> {
+  try {
+    await jetstream(nc).publish(subject, JSON.stringify(job), { msgID: job.id });
+  } catch (e) {
+    const text = (e as Error).message;
+    const why = /no responders|no stream/i.test(text) ? `no stream takes ${subject}: no worker of this pool has set it up yet` : /maximum messages|resource limits/i.test(text) ? 'the pool queue is full' : text;
+    throw new ForgeError('POOL_UNAVAILABLE', `cannot queue job ${job.id}: ${why}`, [], { cause: e });
+  }
+}
+
+async function inStream(nc: NatsConnection, pool: PoolSpec, subject: string): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.getMessage(pool.stream, { last_by_subj: subject }).catch(() => null)) !== null;
+}
+
+/** Resolves with the job's final state: its result, or the cancel/timeout this dispatcher decided. */
+async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions): Promise<JobState> {
+  let settle!: (s: JobState) => void;
+  const ended = new Promise<JobState>((r) => (settle = r));
+  let lastProgress = '';
+  const onState = (s: JobState) => {
+    if (s.progress && `${s.progress.done}/${s.progress.total}` !== lastProgress) {
+      lastProgress = `${s.progress.done}/${s.progress.total}`;
+      opts.onProgress(s.progress.done, s.progress.total);
+    }
+    if (isTerminal(s.state)) settle(s);
+  };
+  const watch = await store.watch(job.id, onState);
+  const current = await store.get(job.id);
+  if (current) onState(current.value);
+  const runWatch = await store.watchRuns((_, cancel) => void cancelQueued(store, job, cancel.reason), job.runId);
+  const runCancel = await store.runCancel(job.runId);
+  if (runCancel) void cancelQueued(store, job, runCancel.reason);
+
+  const cancel = async (reason: string): Promise<JobState | undefined> => {
+    const s = await store.update(job.id, (st) =>
+      isTerminal(st.state) ? undefined : st.state === 'queued' ? { ...st, state: 'cancelled', result: cancelled(job, st, reason) } : { ...st, cancel: { reason, at: new Date().toISOString() } },
+    );
+    if (isTerminal(s.value.state)) return s.value;
+    opts.onNote(`cancel sent to ${s.value.worker ?? 'the worker'}: waiting for the job to stop`);
+    return Promise.race([ended, sleep(opts.cancelWaitMs ?? 20_000).then(() => undefined)]);
+  };
+  const onAbort = () => void cancel('stopped by Argo (the workflow was stopped or terminated, or hit its deadline)').then((s) => settle(s ?? forced(job, 'cancelled', 'stopped by Argo; the worker did not confirm in time')));
+  opts.signal.addEventListener('abort', onAbort);
+  const timer = setTimeout(() => {
+    void store.get(job.id).then((st) => {
+      const where = st?.value.state === 'queued' ? `no worker of pool ${job.pool} took it` : `it was still running on ${st?.value.worker ?? 'a worker'}`;
+      opts.onNote(`job timeout after ${formatDuration(job.timeoutMs)}: ${where}; cancelling it`);
+      return cancel(`timed out after ${formatDuration(job.timeoutMs)} (${where})`).then((s) => settle(s ?? forced(job, 'timed-out', `timed out after ${formatDuration(job.timeoutMs)}: ${where}`)));
+    });
+  }, job.timeoutMs + 5_000);
+  try {
+    return await ended;
+  } finally {
+    clearTimeout(timer);
+    opts.signal.removeEventListener('abort', onAbort);
+    watch.stop();
+    runWatch.stop();
+  }
+}
+
+/** A queued job of a cancelled run never starts: cancelled here, without waiting for a worker. */
+async function cancelQueued(store: JobStore, job: Job, reason: string): Promise<void> {
+  await store.update(job.id, (st) => (st.state === 'queued' ? { ...st, state: 'cancelled', result: cancelled(job, st, reason) } : undefined)).catch(() => undefined);
+}
+
+function cancelled(job: Job, st: JobState, reason: string): JobResult {
+  const now = new Date().toISOString();
+  return { jobId: job.id, status: 'cancelled', message: `cancelled: ${reason}`, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: Math.max(1, st.attempt), startedAt: now, finishedAt: now };
+}
+
+/** The state a dispatcher reports when the worker never confirmed (it may be gone). */
+function forced(job: Job, state: 'cancelled' | 'timed-out', message: string): JobState {
+  const now = new Date().toISOString();
+  const result: JobResult = { jobId: job.id, status: state, message, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: 1, startedAt: now, finishedAt: now };
+  return { jobId: job.id, state, subject: '', pool: job.pool, attempt: 1, result, updatedAt: now };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

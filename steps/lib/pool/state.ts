@@ -1,0 +1,143 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { ForgeError } from '../errors.ts';
+import { jobStateSchema, resultSchema, runCancelSchema, type JobResult, type JobState, type RunCancel } from './job.ts';
+import { JOB_BUCKET, RESULT_BUCKET, RUN_BUCKET } from './pools.ts';
+
+/**
+ * Job state by job id (the `forge-jobs` bucket), run cancels (`forge-runs`) and large results
+ * (`forge-results`). Every change is compare-and-set on the entry's revision, so a dispatcher
+ * cancelling and a worker starting the same job cannot both win.
+ */
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+const WRONG_LAST_SEQUENCE = 10071;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class JobStore {
+  private constructor(
+    private readonly jobs: KV,
+    private readonly runs: KV,
+    private readonly results: ObjectStore,
+    /** Results up to this many bytes travel inside the state entry; larger ones go to the object store. */
+    readonly inlineLimit: number,
+  ) {}
+
+  static async open(nc: NatsConnection): Promise<JobStore> {
+    const kvm = new Kvm(nc);
+    try {
+      const [jobs, runs, results] = await Promise.all([kvm.open(JOB_BUCKET), kvm.open(RUN_BUCKET), new Objm(nc).open(RESULT_BUCKET)]);
+      // Headroom under the server's max_payload (1 MB by default) for the state around the result.
+      const inlineLimit = Math.min(1024 * 1024, nc.info?.max_payload ?? 1024 * 1024) - 64 * 1024;
+      return new JobStore(jobs, runs, results, inlineLimit);
+    } catch (e) {
+      throw new ForgeError('POOL_UNAVAILABLE', `the pool buckets (${JOB_BUCKET}, ${RUN_BUCKET}, ${RESULT_BUCKET}) are missing: start a worker or run \`forge worker --setup-only\` first (${(e as Error).message})`, [], { cause: e });
+    }
+  }
+
+  async get(jobId: string): Promise<Versioned<JobState> | undefined> {
+    const entry = await this.jobs.get(jobId);
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    return { value: jobStateSchema.parse(JSON.parse(decoder.decode(entry.value))), revision: entry.revision };
+  }
+
+  /** Creates the state if no job of that id exists; otherwise returns the existing one (a retried dispatcher). */
+  async create(state: JobState): Promise<{ created: boolean; state: Versioned<JobState> }> {
+    try {
+      const revision = await this.jobs.create(state.jobId, encoder.encode(JSON.stringify(state)));
+      return { created: true, state: { value: state, revision } };
+    } catch (e) {
+      const existing = await this.get(state.jobId);
+      if (!existing) throw e;
+      return { created: false, state: existing };
+    }
+  }
+
+  /**
+   * Read-modify-write under compare-and-set: `change` returns the new state, or undefined to
+   * leave it as it is. Retried when another writer got in between; returns what is stored after.
+   */
+  async update(jobId: string, change: (current: JobState) => JobState | undefined): Promise<Versioned<JobState>> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(jobId);
+      if (!current) throw new ForgeError('JOB_INVALID', `job ${jobId} has no state in ${JOB_BUCKET}`);
+      const next = change(current.value);
+      if (!next) return current;
+      next.updatedAt = new Date().toISOString();
+      try {
+        const revision = await this.jobs.update(jobId, encoder.encode(JSON.stringify(jobStateSchema.parse(next))), current.revision);
+        return { value: next, revision };
+      } catch (e) {
+        const conflict = e instanceof JetStreamApiError ? e.code === WRONG_LAST_SEQUENCE : /wrong last sequence/i.test(String(e));
+        if (!conflict || attempt >= 50) throw e;
+      }
+    }
+  }
+
+  /** Stores a result on the state (inline or as an object) and sets the terminal state with it. */
+  async finish(jobId: string, result: JobResult): Promise<Versioned<JobState>> {
+    const bytes = encoder.encode(JSON.stringify(resultSchema.parse(result)));
+    let resultObject: JobState['resultObject'];
+    if (bytes.length > this.inlineLimit) {
+      await this.results.putBlob({ name: jobId }, bytes);
+      resultObject = { name: jobId, bytes: bytes.length };
+    }
+    return this.update(jobId, (s) => ({
+      ...s,
+      state: result.status,
+      ...(resultObject ? { resultObject, result: undefined } : { result, resultObject: undefined }),
+    }));
+  }
+
+  async readResult(state: JobState): Promise<JobResult | undefined> {
+    if (state.result) return state.result;
+    if (!state.resultObject) return undefined;
+    const blob = await this.results.getBlob(state.resultObject.name);
+    if (!blob) throw new ForgeError('JOB_FAILED', `the result of job ${state.jobId} (${state.resultObject.bytes} bytes) is gone from ${RESULT_BUCKET}`);
+    return resultSchema.parse(JSON.parse(decoder.decode(blob)));
+  }
+
+  /** Calls `onChange` with each new state of the job until `stop()`. */
+  async watch(jobId: string, onChange: (state: JobState) => void): Promise<{ stop(): void }> {
+    const it = await this.jobs.watch({ key: jobId });
+    void (async () => {
+      for await (const entry of it) {
+        if (entry.operation === 'PUT') onChange(jobStateSchema.parse(JSON.parse(decoder.decode(entry.value))));
+      }
+    })().catch(() => undefined);
+    return { stop: () => it.stop() };
+  }
+
+  /** Marks a run cancelled; the first cancel wins (it names the task that failed first). */
+  async cancelRun(runId: string, cancel: RunCancel): Promise<RunCancel> {
+    try {
+      await this.runs.create(runId, encoder.encode(JSON.stringify(cancel)));
+      return cancel;
+    } catch {
+      return (await this.runCancel(runId)) ?? cancel;
+    }
+  }
+
+  async runCancel(runId: string): Promise<RunCancel | undefined> {
+    const entry = await this.runs.get(runId);
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    return runCancelSchema.parse(JSON.parse(decoder.decode(entry.value)));
+  }
+
+  /** Calls `onCancel` for every run (or the one run) cancelled from now on. */
+  async watchRuns(onCancel: (runId: string, cancel: RunCancel) => void, runId?: string): Promise<{ stop(): void }> {
+    const it = await this.runs.watch({ include: 'updates', ...(runId ? { key: runId } : {}) });
+    void (async () => {
+      for await (const entry of it) {
+        if (entry.operation === 'PUT') onCancel(entry.key, runCancelSchema.parse(JSON.parse(decoder.decode(entry.value))));
+      }
+    })().catch(() => undefined);
+    return { stop: () => it.stop() };
+  }
+}

@@ -1,0 +1,103 @@
+import { ForgeError } from '../lib/errors.ts';
+import { parseDuration } from '../lib/duration.ts';
+import type { Job, StepResult } from '../lib/pool/job.ts';
+import type { LogPublisher } from '../lib/pool/logs.ts';
+import type { DiscoveryOutput } from '../discover/contract.ts';
+import { discover } from '../discover/discover.ts';
+import { argoOutputs } from '../discover/outputs.ts';
+import { stepCommand } from './actions.ts';
+import { runSteps } from './run-steps.ts';
+import { resolveSecret } from './secrets.ts';
+
+/**
+ * What a worker does with a job, by task kind. The worker composes the step tools (as `promote`
+ * does): discovery runs `discover` on the job's worktree, and a phase re-reads the project's own
+ * configuration at the commit — the steps come from the repository, not from the job payload.
+ */
+export interface HandlerContext {
+  job: Job;
+  /** The job's worktree at its commit. */
+  dir: string;
+  log: LogPublisher;
+  signal: AbortSignal;
+  progress(done: number, total: number): void;
+  workerEnv: NodeJS.ProcessEnv;
+  secretsDir: string;
+  earthly: string;
+}
+
+export interface HandlerOutcome {
+  status: 'succeeded' | 'failed';
+  message: string;
+  exitCode: number;
+  steps: StepResult[];
+  outputs: Record<string, string>;
+}
+
+/** Evaluated configuration by repository, commit and project path: CUE runs once per commit and project. */
+const evaluated = new Map<string, DiscoveryOutput>();
+const MAX_EVALUATED = 200;
+
+async function discoverCached(ctx: HandlerContext, key: string, run: () => Promise<DiscoveryOutput>): Promise<DiscoveryOutput> {
+  const hit = evaluated.get(key);
+  if (hit) return hit;
+  const out = await run();
+  evaluated.set(key, out);
+  if (evaluated.size > MAX_EVALUATED) evaluated.delete(evaluated.keys().next().value!);
+  return out;
+}
+
+export async function handleDiscover(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const { job } = ctx;
+  if (job.task.kind !== 'discover') throw new Error('not a discovery job');
+  const { branch, tag, paths, slots } = job.task;
+  ctx.log.write('forge', `discovering projects of ${job.commit}`);
+  const result = await discover({ source: ctx.dir, commit: job.commit, branch, tag, paths, slots, onProgress: (done, total, what) => {
+    ctx.progress(done, total);
+    ctx.log.write('forge', `${done}/${total} ${what}`);
+  } });
+  const out = result.output;
+  const tasks = out.slots.reduce((n, s) => n + s.tasks.length, 0);
+  const message = `${out.projects.length} project(s), ${out.phaseGroups.length} phase group(s), ${tasks} task(s); release: ${out.releaseProjects.join(', ') || 'none'}`;
+  ctx.log.write('forge', message);
+  for (const w of out.warnings) ctx.log.write('forge', `warning: ${w}`);
+  return { status: 'succeeded', message, exitCode: 0, steps: [], outputs: argoOutputs(out, result.json) };
+}
+
+export async function handlePhase(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const job = ctx.job as Job & { task: { kind: 'phase' } };
+  const { phase, project, path } = job.task;
+  const out = await discoverCached(ctx, `${job.repository}\n${job.commit}\n${path}`, async () =>
+    (await discover({ source: ctx.dir, commit: job.commit, paths: [path], slots: 100 })).output,
+  );
+  const found = out.projects.find((p) => p.name === project && p.path === path);
+  if (!found) throw new ForgeError('JOB_INVALID', `no project "${project}" at ${path}/.forge/project.cue in commit ${job.commit}`);
+  const steps = found.phases[phase];
+  if (!steps) throw new ForgeError('JOB_INVALID', `project "${project}" takes no part in phase "${phase}" at commit ${job.commit} (its phases: ${Object.keys(found.phases).join(', ') || 'none'})`);
+
+  const commands = [];
+  for (const step of steps) {
+    const where = `${found.config}: ci.phases.${phase}.${step.name}`;
+    const secrets = await Promise.all(step.secrets.map((ref) => resolveSecret(ref, where, ctx.workerEnv, ctx.secretsDir)));
+    secrets.forEach((s) => ctx.log.addSecret(s.value));
+    const timeoutMs = parseDuration(step.timeout) ?? job.timeoutMs;
+    commands.push(stepCommand({ ...step, timeoutMs }, secrets, { job, workspace: ctx.dir, workerEnv: ctx.workerEnv, earthly: ctx.earthly }));
+  }
+  ctx.log.write('forge', `${project}: phase ${phase}, ${steps.length} step(s): ${steps.map((s) => `${s.name} (stage ${s.stage})`).join(', ')}`);
+  const outcome = await runSteps(commands, {
+    signal: ctx.signal,
+    onOutput: (step, stream, text) => ctx.log.write(stream, text, step),
+    onProgress: (done, total) => ctx.progress(done, total),
+  });
+  for (const s of outcome.steps) ctx.log.write('forge', `step ${s.name}: ${s.status}${s.exitCode !== null ? ` (exit ${s.exitCode})` : ''} in ${s.durationMs} ms`);
+  if (outcome.failure) {
+    const f = outcome.failure;
+    return { status: 'failed', message: `step ${f.step} of ${project} (${phase}) ${f.reason}`, exitCode: f.exitCode && f.exitCode > 0 ? f.exitCode : 1, steps: outcome.steps, outputs: {} };
+  }
+  return { status: 'succeeded', message: `${project} (${phase}): ${steps.length} step(s) succeeded`, exitCode: 0, steps: outcome.steps, outputs: {} };
+}
+
+export const HANDLERS: Record<Job['task']['kind'], (ctx: HandlerContext) => Promise<HandlerOutcome>> = {
+  discover: handleDiscover,
+  phase: handlePhase,
+};

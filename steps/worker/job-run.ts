@@ -1,0 +1,163 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { isForgeError } from '../lib/errors.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { isTerminal, jobSchema, type Job, type JobResult, type Outcome } from '../lib/pool/job.ts';
+import { LogPublisher } from '../lib/pool/logs.ts';
+import type { JobStore } from '../lib/pool/state.ts';
+import type { GitCache } from './git-cache.ts';
+import { HANDLERS, type HandlerOutcome } from './handlers.ts';
+import type { WorkerMetrics } from './metrics.ts';
+
+/**
+ * One delivered job on a worker, from payload to ack. The order is what makes a job run once:
+ * refuse a bad payload (`term`, never redelivered); skip a job whose state is already final (a
+ * redelivery after the result was stored); claim it (compare-and-set to `running`); keep the
+ * delivery alive with in-progress acks; store the result; only then ack.
+ */
+export interface JobRunContext {
+  nc: NatsConnection;
+  store: JobStore;
+  cache: GitCache;
+  metrics: WorkerMetrics;
+  log: Logger;
+  worker: string;
+  ackWaitMs: number;
+  workerEnv: NodeJS.ProcessEnv;
+  secretsDir: string;
+  earthly: string;
+  /** Registers the job's abort for run cancels and draining; returns the unregister. */
+  track(job: Job, abort: (reason: Stop) => void): () => void;
+}
+
+/** Why a running job was stopped. `drain`: the worker is going away and gives the job back. */
+export type Stop = { kind: 'cancel'; reason: string } | { kind: 'timeout' } | { kind: 'drain' };
+
+export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void> {
+  const parsed = jobSchema.safeParse(safeJson(msg));
+  if (!parsed.success) {
+    const reason = `invalid job payload on ${msg.subject}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`.slice(0, 1000);
+    ctx.log.warn({ subject: msg.subject, seq: msg.seq }, reason);
+    ctx.metrics.refused.inc({ pool: poolOf(msg.subject) });
+    msg.term(reason);
+    return;
+  }
+  const job = parsed.data;
+  const existing = await ctx.store.get(job.id);
+  if (existing && isTerminal(existing.value.state)) {
+    ctx.log.info({ job: job.id, state: existing.value.state }, 'job already finished: acknowledged without running it again');
+    await ackSafely(msg);
+    return;
+  }
+  if (!existing) await ctx.store.create({ jobId: job.id, state: 'queued', subject: msg.subject, pool: job.pool, attempt: 0, updatedAt: new Date().toISOString() });
+  ctx.metrics.queueWait.observe({ pool: job.pool }, Math.max(0, Date.now() - Number(msg.timestampNanos / 1_000_000n)) / 1000);
+
+  // Claim: a cancel that arrived first wins, and so does another worker's final result.
+  const claimed = await ctx.store.update(job.id, (s) => (isTerminal(s.state) || s.cancel ? undefined : { ...s, state: 'running', attempt: s.attempt + 1, worker: ctx.worker }));
+  const runCancel = await ctx.store.runCancel(job.runId);
+  if (claimed.value.state !== 'running' || claimed.value.worker !== ctx.worker || runCancel) {
+    if (!isTerminal(claimed.value.state)) {
+      const reason = claimed.value.cancel?.reason ?? runCancel?.reason ?? 'cancelled';
+      await ctx.store.finish(job.id, result(job, ctx, claimed.value.attempt || 1, 'cancelled', `cancelled: ${reason}`, 0, new Date()));
+    }
+    await ackSafely(msg);
+    return;
+  }
+  await execute(msg, job, claimed.value.attempt, ctx);
+}
+
+async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext): Promise<void> {
+  const started = new Date();
+  const log = new LogPublisher(ctx.nc, job.id, attempt);
+  const abort = new AbortController();
+  let stop: Stop | undefined;
+  const stopWith = (s: Stop) => {
+    if (stop) return;
+    stop = s;
+    abort.abort();
+  };
+  const heartbeat = setInterval(() => msg.working(), Math.max(1000, ctx.ackWaitMs / 3));
+  const timeout = setTimeout(() => stopWith({ kind: 'timeout' }), job.timeoutMs);
+  const untrack = ctx.track(job, stopWith);
+  const watch = await ctx.store.watch(job.id, (s) => s.cancel && stopWith({ kind: 'cancel', reason: s.cancel.reason }));
+  let lastProgress = '';
+  const progress = (done: number, total: number) => {
+    const text = `${done}/${total}`;
+    if (text === lastProgress) return;
+    lastProgress = text;
+    void ctx.store.update(job.id, (s) => (s.state === 'running' ? { ...s, progress: { done, total } } : undefined)).catch(() => undefined);
+  };
+  log.write('forge', `${ctx.worker}: job ${job.id} (attempt ${attempt}) ${job.repository.replace(/\/\/[^/@]*@/, '//')}@${job.commit.slice(0, 12)}`);
+  let outcome: HandlerOutcome;
+  let cacheHit: boolean | undefined;
+  try {
+    const workspace = await ctx.cache.checkout(job.repository, job.commit, job.id);
+    cacheHit = workspace.hit;
+    ctx.metrics.cache.inc({ pool: job.pool, result: workspace.hit ? 'hit' : 'miss' });
+    log.write('forge', `checkout: ${workspace.hit ? 'commit already in the mirror' : 'fetched into the mirror'} (${formatDuration(Date.now() - started.getTime())})`);
+    try {
+      outcome = await HANDLERS[job.task.kind]({ job, dir: workspace.dir, log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
+    } finally {
+      await workspace.remove().catch((e) => ctx.log.warn({ err: e, job: job.id }, 'worktree not removed'));
+    }
+  } catch (e) {
+    const message = isForgeError(e) ? e.format() : `worker error: ${(e as Error).message}`;
+    log.write('forge', message);
+    outcome = { status: 'failed', message: message.slice(0, 4000), exitCode: 1, steps: [], outputs: {} };
+  } finally {
+    clearTimeout(timeout);
+    untrack();
+    watch.stop();
+  }
+  const s = stop as Stop | undefined;
+  if (s?.kind === 'drain') {
+    // Given back: another worker takes the job now, from the start.
+    log.write('forge', `${ctx.worker} is stopping: job handed back to the pool`);
+    await log.close();
+    clearInterval(heartbeat);
+    await ctx.store.update(job.id, (st) => (st.state === 'running' && st.worker === ctx.worker ? { ...st, state: 'queued' } : undefined));
+    msg.nak();
+    return;
+  }
+  const status: Outcome = s?.kind === 'cancel' ? 'cancelled' : s?.kind === 'timeout' ? 'timed-out' : outcome.status;
+  const message = s?.kind === 'cancel' ? `cancelled: ${s.reason}` : s?.kind === 'timeout' ? `timed out after ${formatDuration(job.timeoutMs)}` : outcome.message;
+  log.write('forge', `job ${status}: ${message}`);
+  await log.close();
+  const final = { ...result(job, ctx, attempt, status, message, status === 'succeeded' ? 0 : outcome.exitCode || 1, started), steps: outcome.steps, outputs: outcome.outputs, ...(cacheHit === undefined ? {} : { cacheHit }) };
+  await ctx.store.finish(job.id, final);
+  if (status === 'failed' || status === 'timed-out') {
+    // Fail-fast: every worker stops this run's other jobs.
+    await ctx.store.cancelRun(job.runId, { reason: `${job.taskId} ${status === 'failed' ? 'failed' : 'timed out'}`, taskId: job.taskId, at: new Date().toISOString() });
+  }
+  clearInterval(heartbeat);
+  await ackSafely(msg);
+  ctx.metrics.jobs.inc({ pool: job.pool, outcome: status });
+  ctx.metrics.runTime.observe({ pool: job.pool, outcome: status }, (Date.now() - started.getTime()) / 1000);
+  ctx.log.info({ job: job.id, status, ms: Date.now() - started.getTime() }, message);
+}
+
+function result(job: Job, ctx: JobRunContext, attempt: number, status: Outcome, message: string, exitCode: number, started: Date): JobResult {
+  return { jobId: job.id, status, message: message.slice(0, 4000), exitCode, steps: [], outputs: {}, worker: ctx.worker, attempt, startedAt: started.toISOString(), finishedAt: new Date().toISOString() };
+}
+
+function safeJson(msg: JsMsg): unknown {
+  try {
+    return msg.json();
+  } catch {
+    return undefined;
+  }
+}
+
+function poolOf(subject: string): string {
+  return subject.split('.')[1] ?? 'unknown';
+}
+
+/** The result is stored: an ack lost to a NATS outage only means a redelivery, which then acks. */
+async function ackSafely(msg: JsMsg): Promise<void> {
+  try {
+    await msg.ackAck({ timeout: 5000 });
+  } catch {
+    msg.ack();
+  }
+}
