@@ -143,7 +143,7 @@ async function cancelQueued(store: JobStore, job: Job, reason: string): Promise<
 
 function cancelled(job: Job, st: JobState, reason: string): JobResult {
   const now = new Date().toISOString();
-  return { jobId: job.id, status: 'cancelled', message: `cancelled: ${reason}`, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: Math.max(1, st.attempt), startedAt: now, finishedAt: now };
+  return { jobId: job.id, status: 'cancelled', message: reason, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: Math.max(1, st.attempt), startedAt: now, finishedAt: now };
 }
 
 /** The state a dispatcher reports when the worker never confirmed (it may be gone). */
@@ -153,4 +153,5 @@ function forced(job: Job, state: 'cancelled' | 'timed-out', message: string): Jo
   return { jobId: job.id, state, subject: '', pool: job.pool, attempt: 1, result, updatedAt: now };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Unref: a wait that lost its race must not keep the dispatcher alive.
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());

@@ -56,9 +56,12 @@ export async function main(argv: string[]): Promise<void> {
     const name = v.name ?? hostname();
     const nc = await connectNats(natsSettings(v, `forge-worker-${pool.name}-${name}`));
     if (v['setup-only']) {
-      await ensurePool(nc, pool, { ackWaitMs: v['ack-wait-seconds'] * 1000, replicas: v.replicas });
+      try {
+        await ensurePool(nc, pool, { ackWaitMs: v['ack-wait-seconds'] * 1000, replicas: v.replicas });
+      } finally {
+        await nc.close();
+      }
       process.stdout.write(`pool ${pool.name}: stream ${pool.stream}, consumer ${pool.consumer} and the job buckets are in place\n`);
-      await nc.close();
       return;
     }
     const worker = new Worker({
@@ -68,7 +71,13 @@ export async function main(argv: string[]): Promise<void> {
       ackWaitMs: v['ack-wait-seconds'] * 1000, replicas: v.replicas,
     });
     const server = v['metrics-port'] ? await worker.metrics.serve(v['metrics-port'], '0.0.0.0', () => worker.accepting) : undefined;
-    await worker.start();
+    try {
+      await worker.start();
+    } catch (e) {
+      server?.close();
+      await nc.close();
+      throw e;
+    }
     await new Promise<void>((resolve) => {
       for (const sig of ['SIGTERM', 'SIGINT'] as const) {
         process.once(sig, () => {

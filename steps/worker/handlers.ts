@@ -1,13 +1,17 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ForgeError } from '../lib/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
 import type { Job, StepResult } from '../lib/pool/job.ts';
 import type { LogPublisher } from '../lib/pool/logs.ts';
-import type { DiscoveryOutput } from '../discover/contract.ts';
+import type { DiscoveredStep, DiscoveryOutput } from '../discover/contract.ts';
 import { discover } from '../discover/discover.ts';
 import { argoOutputs } from '../discover/outputs.ts';
 import { stepCommand } from './actions.ts';
 import { runSteps } from './run-steps.ts';
 import { resolveSecret } from './secrets.ts';
+import { collectOutputs } from './step-outputs.ts';
 
 /**
  * What a worker does with a job, by task kind. The worker composes the step tools (as `promote`
@@ -75,13 +79,25 @@ export async function handlePhase(ctx: HandlerContext): Promise<HandlerOutcome> 
   const steps = found.phases[phase];
   if (!steps) throw new ForgeError('JOB_INVALID', `project "${project}" takes no part in phase "${phase}" at commit ${job.commit} (its phases: ${Object.keys(found.phases).join(', ') || 'none'})`);
 
+  const outputsDir = await mkdtemp(join(tmpdir(), 'forge-outputs-'));
+  try {
+    return await runPhase(ctx, job, found.config, steps, outputsDir);
+  } finally {
+    await rm(outputsDir, { recursive: true, force: true });
+  }
+}
+
+async function runPhase(ctx: HandlerContext, job: Job & { task: { kind: 'phase' } }, config: string, steps: DiscoveredStep[], outputsDir: string): Promise<HandlerOutcome> {
+  const { phase, project } = job.task;
   const commands = [];
   for (const step of steps) {
-    const where = `${found.config}: ci.phases.${phase}.${step.name}`;
+    const where = `${config}: ci.phases.${phase}.${step.name}`;
     const secrets = await Promise.all(step.secrets.map((ref) => resolveSecret(ref, where, ctx.workerEnv, ctx.secretsDir)));
     secrets.forEach((s) => ctx.log.addSecret(s.value));
     const timeoutMs = parseDuration(step.timeout) ?? job.timeoutMs;
-    commands.push(stepCommand({ ...step, timeoutMs }, secrets, { job, workspace: ctx.dir, workerEnv: ctx.workerEnv, earthly: ctx.earthly }));
+    const command = stepCommand({ ...step, timeoutMs }, secrets, { job, workspace: ctx.dir, workerEnv: ctx.workerEnv, earthly: ctx.earthly });
+    command.env.FORGE_OUTPUTS_DIR = outputsDir;
+    commands.push(command);
   }
   ctx.log.write('forge', `${project}: phase ${phase}, ${steps.length} step(s): ${steps.map((s) => `${s.name} (stage ${s.stage})`).join(', ')}`);
   const outcome = await runSteps(commands, {
@@ -94,7 +110,7 @@ export async function handlePhase(ctx: HandlerContext): Promise<HandlerOutcome> 
     const f = outcome.failure;
     return { status: 'failed', message: `step ${f.step} of ${project} (${phase}) ${f.reason}`, exitCode: f.exitCode && f.exitCode > 0 ? f.exitCode : 1, steps: outcome.steps, outputs: {} };
   }
-  return { status: 'succeeded', message: `${project} (${phase}): ${steps.length} step(s) succeeded`, exitCode: 0, steps: outcome.steps, outputs: {} };
+  return { status: 'succeeded', message: `${project} (${phase}): ${steps.length} step(s) succeeded`, exitCode: 0, steps: outcome.steps, outputs: await collectOutputs(outputsDir) };
 }
 
 export const HANDLERS: Record<Job['task']['kind'], (ctx: HandlerContext) => Promise<HandlerOutcome>> = {

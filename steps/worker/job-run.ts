@@ -35,12 +35,16 @@ export interface JobRunContext {
 export type Stop = { kind: 'cancel'; reason: string } | { kind: 'timeout' } | { kind: 'drain' };
 
 export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void> {
-  const parsed = jobSchema.safeParse(safeJson(msg));
+  const payload = safeJson(msg);
+  const parsed = jobSchema.safeParse(payload);
   if (!parsed.success) {
-    const reason = `invalid job payload on ${msg.subject}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`.slice(0, 1000);
+    const reason = `invalid job payload on ${msg.subject}: ${payload === NOT_JSON ? 'not JSON' : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`.slice(0, 1000);
     ctx.log.warn({ subject: msg.subject, seq: msg.seq }, reason);
     ctx.metrics.refused.inc({ pool: poolOf(msg.subject) });
-    msg.term(reason);
+    // The reason travels with +TERM (and its advisory) from nats-server 2.10; 2.9 ignores a +TERM
+    // that carries one, which would leave the job to be redelivered: there it goes without.
+    if (serverAtLeast(ctx.nc.info?.version, 2, 10)) msg.term(reason);
+    else msg.term();
     return;
   }
   const job = parsed.data;
@@ -59,7 +63,7 @@ export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void>
   if (claimed.value.state !== 'running' || claimed.value.worker !== ctx.worker || runCancel) {
     if (!isTerminal(claimed.value.state)) {
       const reason = claimed.value.cancel?.reason ?? runCancel?.reason ?? 'cancelled';
-      await ctx.store.finish(job.id, result(job, ctx, claimed.value.attempt || 1, 'cancelled', `cancelled: ${reason}`, 0, new Date()));
+      await ctx.store.finish(job.id, result(job, ctx, claimed.value.attempt || 1, 'cancelled', reason, 0, new Date()));
     }
     await ackSafely(msg);
     return;
@@ -121,7 +125,7 @@ async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext
     return;
   }
   const status: Outcome = s?.kind === 'cancel' ? 'cancelled' : s?.kind === 'timeout' ? 'timed-out' : outcome.status;
-  const message = s?.kind === 'cancel' ? `cancelled: ${s.reason}` : s?.kind === 'timeout' ? `timed out after ${formatDuration(job.timeoutMs)}` : outcome.message;
+  const message = s?.kind === 'cancel' ? s.reason : s?.kind === 'timeout' ? `timed out after ${formatDuration(job.timeoutMs)}` : outcome.message;
   log.write('forge', `job ${status}: ${message}`);
   await log.close();
   const final = { ...result(job, ctx, attempt, status, message, status === 'succeeded' ? 0 : outcome.exitCode || 1, started), steps: outcome.steps, outputs: outcome.outputs, ...(cacheHit === undefined ? {} : { cacheHit }) };
@@ -141,11 +145,18 @@ function result(job: Job, ctx: JobRunContext, attempt: number, status: Outcome, 
   return { jobId: job.id, status, message: message.slice(0, 4000), exitCode, steps: [], outputs: {}, worker: ctx.worker, attempt, startedAt: started.toISOString(), finishedAt: new Date().toISOString() };
 }
 
+function serverAtLeast(version: string | undefined, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = (version ?? '0.0').split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
+const NOT_JSON = Symbol('not JSON');
+
 function safeJson(msg: JsMsg): unknown {
   try {
     return msg.json();
   } catch {
-    return undefined;
+    return NOT_JSON;
   }
 }
 

@@ -20,7 +20,7 @@ for (const op of ops) {
   if (kind === 'print') for (let i = 1; i <= Number(value); i++) console.log(name + ' line ' + i);
   if (kind === 'sleep') await new Promise((r) => setTimeout(r, Number(value)));
   if (kind === 'secret') console.log('secret is ' + process.env[value]);
-  if (kind === 'big') console.log('x'.repeat(Number(value)));
+  if (kind === 'big') appendFileSync(process.env.FORGE_OUTPUTS_DIR + '/big.txt', 'x'.repeat(Number(value)));
   if (kind === 'exit') process.exit(Number(value));
 }
 `;
@@ -78,21 +78,24 @@ export async function startWorker(opts: { natsUrl: string; pool: string; name: s
   const failedStart = exited.then((code) => {
     throw new Error(`worker ${opts.name} exited (${code}) before starting:\n${out}`);
   });
+  const readyOrFailed = Promise.race([ready, failedStart]);
+  readyOrFailed.catch(() => undefined); // rejects only for a caller that awaits `ready`
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
   return {
     name: opts.name,
     child,
     output: () => out,
     exited,
-    ready: Promise.race([ready, failedStart]),
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
+    ready: readyOrFailed,
+    stop,
     async cleanup() {
-      await this.stop('SIGKILL');
+      await stop('SIGKILL');
       await rm(cache, { recursive: true, force: true });
     },
   };

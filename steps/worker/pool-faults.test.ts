@@ -1,0 +1,131 @@
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startNats, type NatsServer } from '../local/nats.ts';
+import { JobStore } from '../lib/pool/state.ts';
+import { POOLS } from '../lib/pool/pools.ts';
+import { phaseTask, poolRepo, runDispatch, startWorker, type WorkerProcess } from '../../test/helpers/pool.ts';
+import type { TempRepo } from '../../test/helpers/git-repo.ts';
+
+// Faults with real processes and a real server: a worker SIGKILLed mid-job, a dispatcher killed
+// and started again, nats-server restarted mid-run, a poison payload, a drifted stream.
+let nats: NatsServer;
+let nc: NatsConnection;
+let tmp: string;
+let repo: TempRepo;
+const workers: WorkerProcess[] = [];
+const runs = (name: string) => join(tmp, `${name}.runs`);
+
+async function worker(name: string): Promise<WorkerProcess> {
+  const w = await startWorker({ natsUrl: nats.url, pool: 'ci', name, slots: 1 });
+  workers.push(w);
+  await w.ready;
+  return w;
+}
+
+beforeAll(async () => {
+  nats = await startNats();
+  tmp = await mkdtemp(join(tmpdir(), 'forge-pool-faults-'));
+  repo = await poolRepo({
+    killed: { lint: { work: { args: [`runs=${runs('killed')}`, 'print=1', 'sleep=4000', 'print=2'] } } },
+    attach: { lint: { work: { args: [`runs=${runs('attach')}`, 'print=1', 'sleep=3000'] } } },
+    restart: { lint: { work: { args: [`runs=${runs('restart')}`, 'print=1', 'sleep=3000', 'print=2'] } } },
+    plain: { lint: { work: { args: ['print=1'] } } },
+  });
+  await Promise.all([worker('fault-a'), worker('fault-b')]);
+  nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await Promise.all(workers.map((w) => w.cleanup()));
+  await nats?.stop();
+  await repo?.cleanup();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const args = (run: string, project: string) => ['phase', '--run-id', run, '--repo-url', `file://${repo.dir}`, '--commit', repo.commit, '--task', phaseTask('lint', project), '--nats-url', nats.url];
+const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('pool faults', () => {
+  test('a worker killed mid-job (SIGKILL): the job is redelivered, completes once on another worker', async () => {
+    const d = runDispatch(args('run-kill', 'killed'));
+    await waitFor(() => d.output().includes('work line 1'), 20_000, 'the step to start');
+    const victim = workers.find((w) => d.output().includes(`${w.name}: job run-kill.lint-killed`))!;
+    victim.child.kill('SIGKILL');
+    const { code, output } = await d.done;
+    expect(code, output).toBe(0);
+    const survivor = workers.find((w) => w !== victim && w.child.exitCode === null)!;
+    expect(output).toMatch(new RegExp(`succeeded: killed \\(lint\\): 1 step\\(s\\) succeeded \\(worker ${survivor.name}, attempt 2`));
+    expect(await lines(runs('killed'))).toHaveLength(2); // started twice, finished once
+    const store = await JobStore.open(nc);
+    const state = (await store.get('run-kill.lint-killed'))!.value;
+    expect(state).toMatchObject({ state: 'succeeded', attempt: 2, worker: survivor.name });
+    await worker(`${victim.name}-2`);
+  }, 60_000);
+
+  test('a dispatcher killed and started again attaches to the running job: it runs once', async () => {
+    const first = runDispatch(args('run-attach', 'attach'));
+    await waitFor(() => first.output().includes('work line 1'), 20_000, 'the step to start');
+    first.child.kill('SIGKILL');
+    await first.done;
+    const { code, output } = await runDispatch(args('run-attach', 'attach')).done;
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/job run-attach\.lint-attach already exists \(running on fault-[ab](-2)?\): attaching to it/);
+    expect(output).toContain('work line 1'); // the log is replayed from the start
+    expect(await lines(runs('attach'))).toHaveLength(1);
+  }, 60_000);
+
+  test('nats-server restarted mid-run: the job finishes and its log and result arrive', async () => {
+    const d = runDispatch(args('run-restart', 'restart'));
+    await waitFor(() => d.output().includes('work line 1'), 20_000, 'the step to start');
+    await nats.restart();
+    const { code, output } = await d.done;
+    expect(code, output).toBe(0);
+    expect(output).toContain('work line 2');
+    expect(output).toMatch(/succeeded: restart \(lint\)/);
+    expect(await lines(runs('restart'))).toHaveLength(1);
+  }, 60_000);
+
+  test('a poison payload is terminated with its reason, never retried, and the pool goes on', async () => {
+    const js = jetstream(nc);
+    await js.publish('pipeline.tasks.run-poison.bad', JSON.stringify({ apiVersion: 'forge.dev/v1alpha1', kind: 'Job', id: 'x', commit: 'nope' }));
+    await js.publish('pipeline.tasks.run-poison.worse', 'not json at all');
+    await waitFor(() => workers.filter((w) => /invalid job payload on pipeline\.tasks\.run-poison\.(bad|worse)/.test(w.output())).length >= 1 && (workers.map((w) => w.output()).join('').match(/invalid job payload/g) ?? []).length >= 2, 20_000, 'both payloads refused');
+    const log = workers.map((w) => w.output()).join('');
+    expect(log).toMatch(/invalid job payload on pipeline\.tasks\.run-poison\.bad: .*commit: must be a full 40-character commit SHA/);
+    expect(log).toMatch(/invalid job payload on pipeline\.tasks\.run-poison\.worse: not JSON/);
+    // Terminated: neither waiting for an ack nor pending a redelivery.
+    const jsm = await jetstreamManager(nc);
+    await waitFor(async () => (await jsm.consumers.info(POOLS.ci.stream, POOLS.ci.consumer)).num_ack_pending === 0, 5_000, 'the terms to land');
+    expect((await jsm.consumers.info(POOLS.ci.stream, POOLS.ci.consumer)).num_pending).toBe(0);
+    await new Promise((r) => setTimeout(r, 7_000)); // longer than the ack wait: nothing comes back
+    expect((await jsm.consumers.info(POOLS.ci.stream, POOLS.ci.consumer)).num_redelivered).toBe(0);
+    expect(workers.map((w) => w.output()).join('').match(/invalid job payload/g)).toHaveLength(2);
+    const { code } = await runDispatch(args('run-after-poison', 'plain')).done;
+    expect(code).toBe(0);
+  }, 60_000);
+
+  test('a stream that drifted from its settings is an error naming each field, not reused', async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: POOLS.release.stream, subjects: ['pipeline.releases.>'], retention: RetentionPolicy.Workqueue, storage: StorageType.Memory, max_age: nanos(60_000), max_msgs: 5 });
+    const w = await startWorker({ natsUrl: nats.url, pool: 'release', name: 'drift', args: ['--setup-only'] });
+    const code = await w.exited;
+    await w.cleanup();
+    expect(code).toBe(1);
+    expect(w.output()).toContain('POOL_DRIFT: stream pipeline-releases exists with other settings: delete it or restore them');
+    expect(w.output()).toContain('stream pipeline-releases: storage: "memory" (expected "file")');
+    expect(w.output()).toContain('stream pipeline-releases: max_msgs: 5 (expected 1000)');
+  }, 30_000);
+});
