@@ -16,7 +16,7 @@ const STEP = `import { appendFileSync } from 'node:fs';
 const [name, ...ops] = process.argv.slice(2);
 for (const op of ops) {
   const [kind, value] = op.split('=');
-  if (kind === 'runs') appendFileSync(value, name + ' ' + process.pid + '\\n');
+  if (kind === 'runs') appendFileSync(value, name + ' ' + process.env.FORGE_JOB_ID + ' ' + process.pid + '\\n');
   if (kind === 'print') for (let i = 1; i <= Number(value); i++) console.log(name + ' line ' + i);
   if (kind === 'sleep') await new Promise((r) => setTimeout(r, Number(value)));
   if (kind === 'secret') console.log('secret is ' + process.env[value]);
