@@ -34,7 +34,8 @@ describe('platform configuration', () => {
     });
     expect(minimal.steps.runAsUser).toBe(65532);
     expect(minimal.serviceAccounts.workflow).toBe('forge-workflow');
-    expect(minimal.pools.ci.maxReplicas).toBe(5);
+    expect(minimal.pools.ci.maxReplicas).toBe(20);
+    expect(minimal.pools.dispatcher.resources.limits).toEqual({ cpu: '200m', memory: '256Mi' });
     expect(minimal.artifactRepositoryRef).toBeUndefined();
     expect(imageReference(minimal.images.steps)).toBe(`r.example/steps@sha256:${'a'.repeat(64)}`);
   });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ForgeError } from '../steps/lib/errors.ts';
 import { kmsUri, promotionSettingsSchema, verificationKeySchema } from '../steps/lib/promotion-settings.ts';
 import { checkPromotionMatchesAdmission } from './platform-config-agreement.ts';
+import { poolsSchema } from './platform-config-pools.ts';
 
 /**
  * The platform configuration: everything a platform team sets when it installs forge-workflows.
@@ -50,15 +51,6 @@ export const imageSchema = z
     digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" and 64 hexadecimal digits').optional(),
   })
   .refine((i) => i.tag || i.digest, 'set a tag or a digest');
-
-const pool = z.strictObject({
-  /** Worker replicas when idle (KEDA scales between min and max on queue lag). */
-  minReplicas: z.number().int().min(0).default(1),
-  maxReplicas: z.number().int().min(1).max(50).default(5),
-  /** Size of the persistent git cache of each worker. */
-  cacheSize: quantity.default('50Gi'),
-  resources: resources.optional(),
-});
 
 /** A namespace name or a glob over names (`*`, `?`), as Kyverno matches them. */
 const namespaceGlob = z
@@ -128,15 +120,8 @@ export const platformConfigSchema = z.strictObject({
       discoveryTimeoutSeconds: z.number().int().min(30).max(3600).default(600),
     })
     .prefault({}),
-  /** Hot worker pools (NATS JetStream work queues). */
-  pools: z
-    .strictObject({
-      discovery: pool.prefault({}),
-      ci: pool.prefault({}),
-      artifact: pool.prefault({}),
-      release: pool.prefault({}),
-    })
-    .prefault({}),
+  /** Hot worker pools: NATS JetStream, the dispatchers and each pool's workers (platform-config-pools.ts). */
+  pools: poolsSchema,
   /**
    * Artifact repository for full reports (discovery JSON, scan reports), by reference to the
    * ConfigMap Argo reads. Without it the pipeline runs on parameters alone.

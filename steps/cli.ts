@@ -13,6 +13,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ main(arg
   attest: { summary: 'sign and verify the promotion attestation', load: () => import('./attest/cli.ts') },
   record: { summary: 'record the promotion in the allowlist', load: () => import('./record/cli.ts') },
   dispatch: { summary: 'run one Argo task on a hot worker pool and wait for it', load: () => import('./dispatch/cli.ts') },
+  summary: { summary: "print a pipeline run's outcome and failed tasks (forge-pipeline's exit handler)", load: () => import('./summary/cli.ts') },
   worker: { summary: 'a hot pool worker: run the jobs of one pool', load: () => import('./worker/cli.ts') },
   records: { summary: 'records database administration: `records migrate` (as the owner)', load: () => import('./record/migrate-cli.ts') },
 };

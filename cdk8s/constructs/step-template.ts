@@ -49,6 +49,10 @@ export interface StepTemplateProps {
   secretEnv?: { name: string; secret: string; key: string }[];
   /** Run this step's pod as another account than the workflow's (a narrower or cloud identity). */
   serviceAccountName?: string;
+  /** Requests and limits, when not the platform's step default (dispatchers are smaller). */
+  resources?: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+  /** Template annotations (`workflows.argoproj.io/progress` for an initial progress, say). */
+  annotations?: Record<string, string>;
   /**
    * Argo mutexes this step holds while it runs, across all workflows of the namespace; names may
    * use the step's inputs (`{{inputs.parameters.image}}`), so one lock per image, say.
@@ -69,7 +73,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
     : [];
   return {
     name: props.name,
-    metadata: { labels: { ...standardLabels(props.name) } },
+    metadata: { labels: { ...standardLabels(props.name) }, ...(props.annotations ? { annotations: { ...props.annotations } } : {}) },
     inputs: { parameters: props.inputs.map(toInputParameter) },
     outputs: {
       parameters: props.outputs.map<IParameter>((o) => ({
@@ -113,8 +117,8 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
         ...(props.secretEnv ?? []).map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key } } })),
       ],
       resources: {
-        requests: { ...config.steps.resources.requests },
-        limits: { ...config.steps.resources.limits },
+        requests: { ...(props.resources ?? config.steps.resources).requests },
+        limits: { ...(props.resources ?? config.steps.resources).limits },
       },
       securityContext: restrictedContainer(uid),
       volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(props.mounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: true }))],

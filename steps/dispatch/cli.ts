@@ -22,6 +22,7 @@ result, writes its output files and exits with the job's status. SIGTERM cancels
   discover   discovery of the commit, on the discovery pool (--branch, --tag, --paths, --slots)
 
 Options (each may also come from FORGE_<OPTION>):
+  --kind KIND         phase or discover, instead of the first argument (FORGE_KIND, as templates pass it)
   --pool NAME         ${POOL_NAMES.join(' | ')} (default: ci for phase, discovery for discover)
   --run-id ID         the run: the workflow's uid ({{workflow.uid}})
   --repo-url URL      git URL of the repository
@@ -33,6 +34,7 @@ Options (each may also come from FORGE_<OPTION>):
 ${NATS_USAGE}`;
 
 const schema = z.object({
+  kind: z.enum(['phase', 'discover']).optional(),
   pool: z.enum(POOL_NAMES).optional(),
   'run-id': z.string().min(1, 'is required (the workflow uid)'),
   'repo-url': z.string().min(1, 'is required'),
@@ -81,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const { values: v, positionals } = parseToolArgs(argv, optionsOf(schema.shape, { help: 'h' }), schema);
-    const kind = positionals[0] ?? 'phase';
+    const kind = positionals[0] ?? v.kind ?? 'phase';
     const { task, taskId, timeout } = taskOf(kind, v);
     const pool = poolSpec(v.pool ?? (kind === 'discover' ? 'discovery' : 'ci'));
     const wanted = orUndefined(v.timeout) ?? timeout;

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/**
+ * The `pools` section of the platform configuration: the NATS JetStream broker the dispatchers
+ * and workers share, the dispatcher container's size, and each hot pool's workers
+ * (docs/platform-config.md, `pools`; reference catalyst-forge-spec §2.3 for the sizes).
+ */
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a Kubernetes quantity such as "250m" or "512Mi"');
+const resources = z.strictObject({
+  requests: z.strictObject({ cpu: quantity, memory: quantity }),
+  limits: z.strictObject({ cpu: quantity, memory: quantity }),
+});
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label').max(63);
+
+const pool = (defaults: { min: number; max: number; cache: string; slots: number; resources: z.infer<typeof resources> }) =>
+  z
+    .strictObject({
+      /** Worker replicas when idle (KEDA scales between min and max on the consumer's lag). */
+      minReplicas: z.number().int().min(0).default(defaults.min),
+      /** At most 50 per pool (reference §2.1). */
+      maxReplicas: z.number().int().min(1).max(50).default(defaults.max),
+      /** Jobs one worker runs at once. */
+      slots: z.number().int().min(1).max(64).default(defaults.slots),
+      /** Size of each worker's persistent git cache (a PersistentVolumeClaim per replica). */
+      cacheSize: quantity.default(defaults.cache),
+      /** Storage class of the cache volumes; the cluster's default when unset. */
+      storageClass: dnsLabel.optional(),
+      /** Pending jobs per replica KEDA aims for (`lagThreshold`). */
+      lagThreshold: z.number().int().min(1).max(1000).default(2),
+      resources: resources.default(defaults.resources),
+      /** Time a stopping worker gives its running jobs before handing them back (seconds). */
+      terminationGracePeriodSeconds: z.number().int().min(10).max(7200).default(1800),
+      /**
+       * Kubernetes Secrets mounted read-only for the `kubernetes` secret provider, as
+       * `<namespace>/<secretName>/<key>` under /var/run/forge/secrets (they must live in the pool's namespace).
+       */
+      secrets: z.array(dnsLabel).default([]),
+    })
+    .refine((p) => p.minReplicas <= p.maxReplicas, { message: 'minReplicas must not exceed maxReplicas', path: ['minReplicas'] });
+
+export const poolsSchema = z
+  .strictObject({
+    nats: z
+      .strictObject({
+        /** Deploy NATS (one JetStream server, StatefulSet) with the pools; `false` uses `url` as it is. */
+        deploy: z.boolean().default(true),
+        /** Client URL; default: the deployed server's Service. */
+        url: z.string().regex(/^(nats|tls):\/\/[^\s@]+$/, 'must be nats://host:port or tls://host:port, without credentials').optional(),
+        /** JetStream storage of the deployed server. */
+        storage: quantity.default('10Gi'),
+        storageClass: dnsLabel.optional(),
+        /** A Secret (`ca.crt`, `tls.crt`, `tls.key`) to serve and verify TLS with; plain TCP inside the namespace without it. */
+        tlsSecret: dnsLabel.optional(),
+        /** Stream replicas (1 on a single server, 3 on a NATS cluster). */
+        replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
+      })
+      .prefault({}),
+    /** The dispatcher container of every pool-backed task (reference §2.2: 50m/128Mi → 200m/256Mi). */
+    dispatcher: z.strictObject({ resources: resources.default({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } }) }).prefault({}),
+    discovery: pool({ min: 1, max: 5, cache: '50Gi', slots: 4, resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '2', memory: '4Gi' } } }).prefault({}),
+    ci: pool({ min: 2, max: 20, cache: '200Gi', slots: 2, resources: { requests: { cpu: '4', memory: '8Gi' }, limits: { cpu: '8', memory: '16Gi' } } }).prefault({}),
+    artifact: pool({ min: 1, max: 10, cache: '150Gi', slots: 2, resources: { requests: { cpu: '3', memory: '6Gi' }, limits: { cpu: '6', memory: '12Gi' } } }).prefault({}),
+    release: pool({ min: 1, max: 10, cache: '100Gi', slots: 3, resources: { requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '4', memory: '8Gi' } } }).prefault({}),
+  })
+  .prefault({});
+
+export type PoolsConfig = z.infer<typeof poolsSchema>;
+export type PoolConfig = PoolsConfig['ci'];
+
+/** Name of the deployed NATS Service and StatefulSet. */
+export const NATS_NAME = 'forge-nats';
+
+/** The URL dispatchers and workers connect to. */
+export function natsUrl(pools: PoolsConfig, namespace: string): string {
+  return pools.nats.url ?? `${pools.nats.tlsSecret ? 'tls' : 'nats'}://${NATS_NAME}.${namespace}.svc:4222`;
+}

@@ -1,0 +1,39 @@
+import type { PlatformConfig } from '../cdk8s/platform-config.ts';
+import { natsUrl } from '../cdk8s/platform-config-pools.ts';
+import { stepTemplate, type ITemplate, type StepInput, type StepOutput } from '../cdk8s/constructs/step-template.ts';
+import type { PoolName } from '../steps/lib/pool/pools.ts';
+
+/**
+ * A pool-backed task: the small dispatcher container (`forge dispatch`) that queues the job on
+ * a hot pool, streams its log to the pod's stdout (so `argo logs` and the UI show it), reports
+ * progress and exits with the job's status. The run id is the workflow's uid, so the job id is
+ * the same for a retried dispatcher, which then attaches to its job instead of queueing another.
+ */
+export interface DispatchTemplateProps {
+  name: string;
+  kind: 'phase' | 'discover';
+  pool: PoolName;
+  inputs: StepInput[];
+  outputs: StepOutput[];
+  /** Output artifacts (kept when an artifact repository is configured). */
+  artifacts?: { name: string; file: string; description: string }[];
+  /** The pod's deadline: the job's own timeout is enforced by the dispatcher and the worker. */
+  timeoutSeconds: number;
+}
+
+export function dispatchTemplate(config: PlatformConfig, props: DispatchTemplateProps): ITemplate {
+  return stepTemplate(config, {
+    name: props.name,
+    command: 'dispatch',
+    inputs: props.inputs,
+    settings: { kind: props.kind, pool: props.pool, 'nats-url': natsUrl(config.pools, config.namespace) },
+    env: { FORGE_RUN_ID: '{{workflow.uid}}' },
+    outputs: props.outputs,
+    ...(props.artifacts ? { artifacts: props.artifacts } : {}),
+    timeoutSeconds: props.timeoutSeconds,
+    // Pod lost or evicted: the retried dispatcher finds its job by id and attaches to it.
+    retries: 2,
+    resources: config.pools.dispatcher.resources,
+    annotations: { 'workflows.argoproj.io/progress': '0/1' },
+  });
+}
