@@ -1,6 +1,8 @@
 import { App, YamlOutputType } from 'cdk8s';
 import type { PlatformConfig } from './platform-config.ts';
 import { AdmissionChart } from './charts/admission.ts';
+import { NatsChart } from './charts/nats.ts';
+import { WorkerPoolsChart } from './charts/worker-pools.ts';
 import { ArgoControllerChart } from './charts/argo-controller.ts';
 import { PromotionChart } from './charts/promotion.ts';
 import { RbacChart } from './charts/rbac.ts';
@@ -13,6 +15,9 @@ export function buildApp(config: PlatformConfig, outdir: string): App {
   new RbacChart(app, 'rbac', config);
   new TemplatesChart(app, 'workflow-templates', config);
   if (config.promotion) new PromotionChart(app, 'promotion', config);
+  // Hot pools: the NATS JetStream server (unless an existing one is used) and each pool's workers.
+  if (config.pools.nats.deploy) new NatsChart(app, 'nats', config);
+  new WorkerPoolsChart(app, 'worker-pools', config);
   // Kyverno admission policy (cluster-scoped); no chart, hence no empty admission.yaml, when off.
   if (config.admission?.enabled) new AdmissionChart(app, 'admission', config);
   // The controller settings the templates rely on (templateReferencing: Secure), in Argo's namespace.

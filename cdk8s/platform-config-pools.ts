@@ -51,10 +51,26 @@ export const poolsSchema = z
         storageClass: dnsLabel.optional(),
         /** A Secret (`ca.crt`, `tls.crt`, `tls.key`) to serve and verify TLS with; plain TCP inside the namespace without it. */
         tlsSecret: dnsLabel.optional(),
-        /** Stream replicas (1 on a single server, 3 on a NATS cluster). */
+        /** Stream replicas: 1 on the deployed single server; 3 or 5 on a NATS cluster of your own (`deploy: false`). */
         replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
+        /** Requests and limits of the deployed server. */
+        resources: resources.default({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } }),
+      })
+      .refine((n) => !n.deploy || n.replicas === 1, { message: 'the deployed NATS is one server: replicas must be 1 (run a NATS cluster yourself and set deploy: false for 3 or 5)', path: ['replicas'] })
+      .refine((n) => n.deploy || n.url !== undefined, { message: 'set url when NATS is not deployed with the pools', path: ['url'] })
+      .prefault({}),
+    /** KEDA ScaledObjects (the `nats-jetstream` scaler on each pool's consumer); needs KEDA ≥ 2.x in the cluster. */
+    keda: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** Namespace KEDA's operator runs in: let through to NATS's monitoring port. */
+        namespace: dnsLabel.default('keda'),
+        pollingInterval: z.number().int().min(1).max(3600).default(15),
+        cooldownPeriod: z.number().int().min(0).max(86400).default(300),
       })
       .prefault({}),
+    /** Ports the workers may reach outside the namespace (git over ssh, http(s), git://; registries). */
+    egressPorts: z.array(z.number().int().min(1).max(65535)).default([22, 80, 443, 9418]),
     /** The dispatcher container of every pool-backed task (reference §2.2: 50m/128Mi → 200m/256Mi). */
     dispatcher: z.strictObject({ resources: resources.default({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } }) }).prefault({}),
     discovery: pool({ min: 1, max: 5, cache: '50Gi', slots: 4, resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '2', memory: '4Gi' } } }).prefault({}),
@@ -66,6 +82,9 @@ export const poolsSchema = z
 
 export type PoolsConfig = z.infer<typeof poolsSchema>;
 export type PoolConfig = PoolsConfig['ci'];
+
+/** Pods that may talk to NATS carry this label (value "true"): pool-backed tasks' dispatchers and the workers. */
+export const NATS_CLIENT_LABEL = 'forge.dev/nats-client';
 
 /** Name of the deployed NATS Service and StatefulSet. */
 export const NATS_NAME = 'forge-nats';

@@ -82,8 +82,10 @@ export const platformConfigSchema = z.strictObject({
   /** Namespace the WorkflowTemplates, service accounts and workflows live in. */
   namespace: dnsLabel,
   images: z.strictObject({
-    /** The step-tool image (every `forge <command>` step runs it). */
+    /** The step-tool image (every `forge <command>` step runs it, and the pool workers). */
     steps: imageSchema,
+    /** The NATS server of the pools (when `pools.nats.deploy`); pin a digest in production. */
+    nats: imageSchema.default({ repository: 'docker.io/library/nats', tag: '2.11-alpine' }),
   }),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
   registries: z

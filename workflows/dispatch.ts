@@ -1,5 +1,5 @@
 import type { PlatformConfig } from '../cdk8s/platform-config.ts';
-import { natsUrl } from '../cdk8s/platform-config-pools.ts';
+import { NATS_CLIENT_LABEL, natsUrl } from '../cdk8s/platform-config-pools.ts';
 import { stepTemplate, type ITemplate, type StepInput, type StepOutput } from '../cdk8s/constructs/step-template.ts';
 import type { PoolName } from '../steps/lib/pool/pools.ts';
 
@@ -35,5 +35,7 @@ export function dispatchTemplate(config: PlatformConfig, props: DispatchTemplate
     retries: 2,
     resources: config.pools.dispatcher.resources,
     annotations: { 'workflows.argoproj.io/progress': '0/1' },
+    // The NATS NetworkPolicy lets in the pods with this label (cdk8s/charts/nats.ts).
+    labels: { [NATS_CLIENT_LABEL]: 'true' },
   });
 }

@@ -1,18 +1,13 @@
-import { ApiObject, Chart } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { standardLabels } from '../constructs/labels.ts';
+import { addTyped } from '../constructs/typed-object.ts';
 import type { PlatformConfig } from '../platform-config.ts';
 
-type Model = { toJSON(): unknown; validate(): void; metadata?: { name?: string } };
-
-function add(scope: Construct, model: Model): ApiObject {
-  model.validate();
-  const json = model.toJSON() as ConstructorParameters<typeof ApiObject>[2];
-  return new ApiObject(scope, `${json.kind}-${json.metadata?.namespace}-${json.metadata?.name}`, json);
-}
+const add = addTyped;
 
 /**
  * Least-privilege identities: the workflow pods' account may only report its own task results

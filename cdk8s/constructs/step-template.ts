@@ -51,6 +51,8 @@ export interface StepTemplateProps {
   serviceAccountName?: string;
   /** Requests and limits, when not the platform's step default (dispatchers are smaller). */
   resources?: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+  /** Further pod labels (what a NetworkPolicy selects on). */
+  labels?: Record<string, string>;
   /** Template annotations (`workflows.argoproj.io/progress` for an initial progress, say). */
   annotations?: Record<string, string>;
   /**
@@ -73,7 +75,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
     : [];
   return {
     name: props.name,
-    metadata: { labels: { ...standardLabels(props.name) }, ...(props.annotations ? { annotations: { ...props.annotations } } : {}) },
+    metadata: { labels: { ...standardLabels(props.name), ...props.labels }, ...(props.annotations ? { annotations: { ...props.annotations } } : {}) },
     inputs: { parameters: props.inputs.map(toInputParameter) },
     outputs: {
       parameters: props.outputs.map<IParameter>((o) => ({

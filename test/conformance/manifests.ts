@@ -34,12 +34,12 @@ export const VARIANTS: Variant[] = [
   },
   {
     name: 'digest-no-artifact-repo',
-    description: 'platform.example.yaml with the image pinned by digest and no artifactRepositoryRef',
+    description: 'platform.example.yaml with the images pinned by digest and no artifactRepositoryRef',
     async writeConfig(example, file) {
       const config = structuredClone(example);
       delete config.artifactRepositoryRef;
-      const images = config.images as { steps: { repository: string } };
-      images.steps = { repository: images.steps.repository, digest: VARIANT_DIGEST } as typeof images.steps;
+      const images = config.images as Record<string, { repository: string }>;
+      for (const [name, image] of Object.entries(images)) images[name] = { repository: image.repository, digest: VARIANT_DIGEST } as typeof image;
       await writeFile(file, `# written by test/conformance (variant digest-no-artifact-repo)\n${stringify(config)}`);
     },
     verify(set) {

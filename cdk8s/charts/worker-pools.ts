@@ -1,0 +1,171 @@
+import { Chart } from 'cdk8s';
+import type { Construct } from 'constructs';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import { POOLS, type PoolName } from '../../steps/lib/pool/pools.ts';
+import { envName } from '../../steps/lib/contract.ts';
+import { standardLabels } from '../constructs/labels.ts';
+import { restrictedContainer } from '../constructs/security-context.ts';
+import { addTyped } from '../constructs/typed-object.ts';
+import { imageReference, type PlatformConfig } from '../platform-config.ts';
+import { NATS_CLIENT_LABEL, NATS_NAME, natsUrl, type PoolConfig } from '../platform-config-pools.ts';
+import { quantityMiB } from '../../workflows/discovery.ts';
+import { NATS_MONITOR_PORT } from './nats.ts';
+
+export const METRICS_PORT = 9464;
+export const SECRETS_DIR = '/var/run/forge/secrets';
+export const workerName = (pool: PoolName) => `forge-worker-${pool}`;
+
+/** Where KEDA reads the consumer's lag: the deployed server's monitoring port, or the same host of an external one. */
+export function natsMonitorEndpoint(config: PlatformConfig): string {
+  const host = config.pools.nats.deploy ? `${NATS_NAME}.${config.namespace}.svc` : new URL(natsUrl(config.pools, config.namespace)).hostname;
+  return `${host}:${NATS_MONITOR_PORT}`;
+}
+
+/**
+ * The hot worker pools (reference §2.3): per pool a StatefulSet of `forge worker` with a
+ * persistent git cache per replica, its own account (no API token), a PodDisruptionBudget, a
+ * NetworkPolicy (out: NATS, DNS and the git/registry ports; in: metrics only) and a KEDA
+ * ScaledObject that scales it on the pool consumer's lag.
+ */
+export class WorkerPoolsChart extends Chart {
+  constructor(scope: Construct, id: string, config: PlatformConfig) {
+    super(scope, id, { namespace: config.namespace, disableResourceNameHashes: true });
+    for (const pool of Object.keys(POOLS) as PoolName[]) this.pool(config, pool, config.pools[pool]);
+  }
+
+  private pool(config: PlatformConfig, pool: PoolName, settings: PoolConfig): void {
+    const ns = config.namespace;
+    const name = workerName(pool);
+    const uid = config.steps.runAsUser;
+    const selector = { 'app.kubernetes.io/component': 'worker', 'forge.dev/pool': pool };
+    const labels = { ...standardLabels('worker'), 'forge.dev/pool': pool };
+    const grace = settings.terminationGracePeriodSeconds;
+    const env: Record<string, string> = {
+      pool,
+      slots: String(settings.slots),
+      'cache-dir': '/cache',
+      // Evict below the volume's size: git needs room to fetch into a full cache.
+      'cache-max-gib': String(Math.max(1, Math.floor((quantityMiB(settings.cacheSize) * 0.8) / 1024))),
+      'secrets-dir': SECRETS_DIR,
+      'nats-url': natsUrl(config.pools, ns),
+      // Leave the kubelet a margin to see the worker exit on its own.
+      'grace-seconds': String(Math.max(5, grace - 10)),
+      'metrics-port': String(METRICS_PORT),
+      replicas: String(config.pools.nats.replicas),
+      ...(config.pools.nats.tlsSecret ? { 'nats-ca-file': '/etc/nats/tls/ca.crt' } : {}),
+    };
+    addTyped(this, new ServiceAccount({ metadata: { name, namespace: ns, labels }, automountServiceAccountToken: false }));
+    addTyped(this, new Service({ metadata: { name, namespace: ns, labels }, spec: { clusterIP: 'None', selector, ports: [{ name: 'metrics', port: METRICS_PORT, targetPort: 'metrics' }] } }));
+    addTyped(
+      this,
+      new StatefulSet({
+        metadata: { name, namespace: ns, labels },
+        spec: {
+          serviceName: name,
+          replicas: settings.minReplicas,
+          podManagementPolicy: 'Parallel',
+          selector: { matchLabels: selector },
+          template: {
+            metadata: { labels: { ...labels, [NATS_CLIENT_LABEL]: 'true' } },
+            spec: {
+              serviceAccountName: name,
+              automountServiceAccountToken: false,
+              terminationGracePeriodSeconds: grace,
+              securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } },
+              containers: [
+                {
+                  name: 'worker',
+                  image: imageReference(config.images.steps),
+                  imagePullPolicy: config.imagePullPolicy,
+                  command: ['forge', 'worker'],
+                  env: [
+                    ...Object.entries(env).map(([k, value]) => ({ name: envName(k), value })),
+                    { name: envName('name'), valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                    { name: 'HOME', value: '/tmp' },
+                  ],
+                  ports: [{ name: 'metrics', containerPort: METRICS_PORT }],
+                  readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 5 },
+                  resources: { requests: { ...settings.resources.requests }, limits: { ...settings.resources.limits } },
+                  securityContext: restrictedContainer(uid),
+                  volumeMounts: [
+                    { name: 'cache', mountPath: '/cache' },
+                    { name: 'tmp', mountPath: '/tmp' },
+                    ...settings.secrets.map((s) => ({ name: `secret-${s}`, mountPath: `${SECRETS_DIR}/${ns}/${s}`, readOnly: true })),
+                    ...(config.pools.nats.tlsSecret ? [{ name: 'nats-tls', mountPath: '/etc/nats/tls', readOnly: true }] : []),
+                  ],
+                },
+              ],
+              volumes: [
+                { name: 'tmp', emptyDir: { sizeLimit: '10Gi' } },
+                ...settings.secrets.map((s) => ({ name: `secret-${s}`, secret: { secretName: s, defaultMode: 0o440 } })),
+                ...(config.pools.nats.tlsSecret ? [{ name: 'nats-tls', secret: { secretName: config.pools.nats.tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
+              ],
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: 'cache' },
+              spec: {
+                accessModes: ['ReadWriteOnce'],
+                resources: { requests: { storage: settings.cacheSize } },
+                ...(settings.storageClass ? { storageClassName: settings.storageClass } : {}),
+              },
+            },
+          ],
+        },
+      }),
+    );
+    addTyped(this, new PodDisruptionBudget({ metadata: { name, namespace: ns, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } }));
+    addTyped(
+      this,
+      new NetworkPolicy({
+        metadata: { name, namespace: ns, labels },
+        spec: {
+          podSelector: { matchLabels: selector },
+          policyTypes: ['Ingress', 'Egress'],
+          ingress: [{ ports: [{ port: METRICS_PORT, protocol: 'TCP' }] }],
+          egress: [
+            config.pools.nats.deploy
+              ? { to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': NATS_NAME } } }], ports: [{ port: 4222, protocol: 'TCP' }] }
+              : { ports: [{ port: Number(new URL(natsUrl(config.pools, ns)).port || 4222), protocol: 'TCP' }] },
+            { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+            { ports: config.pools.egressPorts.map((port) => ({ port, protocol: 'TCP' })) },
+          ],
+        },
+      }),
+    );
+    if (config.pools.keda.enabled) {
+      addTyped(
+        this,
+        new ScaledObject({
+          metadata: { name, namespace: ns, labels },
+          spec: {
+            scaleTargetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name },
+            minReplicaCount: settings.minReplicas,
+            maxReplicaCount: settings.maxReplicas,
+            pollingInterval: config.pools.keda.pollingInterval,
+            cooldownPeriod: config.pools.keda.cooldownPeriod,
+            triggers: [
+              {
+                type: 'nats-jetstream',
+                metadata: {
+                  natsServerMonitoringEndpoint: natsMonitorEndpoint(config),
+                  account: '$G',
+                  stream: POOLS[pool].stream,
+                  consumer: POOLS[pool].consumer,
+                  lagThreshold: String(settings.lagThreshold),
+                  activationLagThreshold: '0',
+                },
+              },
+            ],
+          },
+        }),
+      );
+    }
+  }
+}
