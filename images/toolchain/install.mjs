@@ -100,6 +100,8 @@ function loadManifest() {
       // Optional: build from a repaired local copy of this module (go-local-module.mjs) instead
       // of `go install`, for modules that do not compile as published (argo ≥ 3.7: ui/dist/app).
       localModule: t.localModule ?? null,
+      // Optional: build environment (CGO_ENABLED=0 for a static binary an image can carry alone).
+      env: t.env ?? {},
       path: path.join(TOOLS_HOME, 'tools', name, t.version, name),
     });
   }
@@ -336,7 +338,7 @@ async function installGo(t) {
   activeTemps.add(tmpBin);
   const logFile = path.join(LOG_DIR, `${t.name}-${t.version}.log`);
   try {
-    const env = { GOBIN: tmpBin };
+    const env = { ...t.env, GOBIN: tmpBin };
     const args = ['install', ...(t.ldflags ? [`-ldflags=${t.ldflags}`] : []), `${t.module}@${t.version}`];
     let r;
     if (t.localModule) {

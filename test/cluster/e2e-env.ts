@@ -35,7 +35,7 @@ interface LocalClusterInfo {
   images: Record<string, string>;
 }
 
-function localCluster(): LocalClusterInfo | undefined {
+export function localCluster(): LocalClusterInfo | undefined {
   try {
     return JSON.parse(fs.readFileSync(path.join(LOCAL_STATE, 'cluster.json'), 'utf8')) as LocalClusterInfo;
   } catch {
@@ -222,12 +222,12 @@ ${extraYaml}`;
 export async function synthesizeAndApply(
   env: E2eEnv,
   tmp: string,
-  opts: { template: string; charts?: string[]; adjust?: (config: Record<string, unknown>) => void },
+  opts: { template: string | string[]; charts?: string[]; adjust?: (config: Record<string, unknown>) => void },
 ): Promise<void> {
   const config = parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk8s/platform.example.yaml'), 'utf8')) as Record<string, unknown>;
   const at = env.stepsImage.lastIndexOf(':');
   config.namespace = env.namespace;
-  config.images = { steps: { repository: env.stepsImage.slice(0, at), tag: env.stepsImage.slice(at + 1) } };
+  config.images = { ...(config.images as object), steps: { repository: env.stepsImage.slice(0, at), tag: env.stepsImage.slice(at + 1) } };
   config.imagePullPolicy = env.pullPolicy;
   delete config.artifactRepositoryRef;
   delete config.admission;
@@ -243,7 +243,9 @@ export async function synthesizeAndApply(
   await ensureNamespace(env);
   for (const chart of ['rbac', ...(opts.charts ?? [])]) await kubectl(env, ['apply', '-f', path.join(outdir, `${chart}.yaml`)]);
   const templates = fs.readFileSync(path.join(outdir, 'workflow-templates.yaml'), 'utf8');
-  const doc = templates.split(/^---$/m).find((d) => new RegExp(`^\\s*name: ${opts.template}\\s*$`, 'm').test(d) && /kind: WorkflowTemplate/.test(d));
-  if (!doc) throw new Error(`${opts.template} is not in the synthesized templates`);
-  await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], doc);
+  for (const name of [opts.template].flat()) {
+    const doc = templates.split(/^---$/m).find((d) => new RegExp(`^\\s*name: ${name}\\s*$`, 'm').test(d) && /kind: WorkflowTemplate/.test(d));
+    if (!doc) throw new Error(`${name} is not in the synthesized templates`);
+    await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], doc);
+  }
 }

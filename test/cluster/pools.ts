@@ -1,0 +1,87 @@
+/**
+ * The hot pools on the test cluster: the NATS and worker-pool charts as the library generates
+ * them, with the locally built images, small sizes for a 2-core node, and hostPath
+ * PersistentVolumes standing in for a storage provisioner (the local cluster has none).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { kubectl, localCluster, synthesizeAndApply, type E2eEnv } from './e2e-env.ts';
+
+const STORAGE_CLASS = 'forge-e2e-local';
+const small = { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '1Gi' } };
+
+export function natsImage(): string {
+  const image = process.env.FORGE_E2E_NATS_IMAGE || localCluster()?.images.nats;
+  if (!image) throw new Error('FORGE_E2E_NATS_IMAGE is not set and the local cluster has no nats image (node images/cluster/build.mjs)');
+  return image;
+}
+
+const pvRoot = (env: E2eEnv) => path.join(os.tmpdir(), `forge-e2e-pv-${env.namespace}`);
+
+/** Static volumes the StatefulSets' claims bind to; world-writable: hostPath ignores fsGroup. */
+async function createVolumes(env: E2eEnv, count: number): Promise<void> {
+  const docs = Array.from({ length: count }, (_, i) => {
+    const dir = path.join(pvRoot(env), String(i));
+    fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+    fs.chmodSync(dir, 0o1777);
+    return `apiVersion: v1
+kind: PersistentVolume
+metadata: { name: ${env.namespace}-pv-${i}, labels: { forge-e2e: "${env.namespace}" } }
+spec:
+  capacity: { storage: 2Gi }
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ${STORAGE_CLASS}
+  hostPath: { path: ${dir}, type: Directory }`;
+  });
+  await kubectl(env, ['apply', '-f', '-'], docs.join('\n---\n'));
+}
+
+export interface PoolsOptions {
+  ciReplicas?: number;
+  /** Seconds a stopping worker has (the worker hands its jobs back 10 s before). */
+  grace?: number;
+}
+
+/** Deploys NATS, the discovery and ci pools, and forge-phase + forge-pipeline; waits for them. */
+export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions = {}): Promise<void> {
+  const image = natsImage();
+  const at = image.lastIndexOf(':');
+  const ciReplicas = opts.ciReplicas ?? 2;
+  await createVolumes(env, 2 + ciReplicas + 2);
+  const pool = (replicas: number) => ({ minReplicas: replicas, maxReplicas: Math.max(1, replicas), slots: 3, cacheSize: '1Gi', storageClass: STORAGE_CLASS, resources: small, terminationGracePeriodSeconds: opts.grace ?? 20 });
+  await synthesizeAndApply(env, tmp, {
+    template: ['forge-phase', 'forge-pipeline'],
+    charts: ['nats', 'worker-pools'],
+    adjust: (config) => {
+      config.images = { ...(config.images as object), nats: { repository: image.slice(0, at), tag: image.slice(at + 1) } };
+      config.pipeline = { ...(config.pipeline as object), phaseGroupSlots: 6 };
+      config.pools = {
+        nats: { deploy: true, storage: '1Gi', storageClass: STORAGE_CLASS, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
+        // No KEDA on this cluster's default install: the scaling proof applies its own objects.
+        keda: { enabled: false },
+        discovery: pool(1),
+        ci: pool(ciReplicas),
+        artifact: pool(0),
+        release: pool(0),
+      };
+    },
+  });
+  for (const set of ['forge-nats', 'forge-worker-discovery', 'forge-worker-ci']) {
+    await kubectl(env, ['-n', env.namespace, 'rollout', 'status', `statefulset/${set}`, '--timeout=240s']);
+  }
+}
+
+/** Removes the pools, their claims and the volumes (and the data on them). */
+export async function removePools(env: E2eEnv): Promise<void> {
+  await kubectl(env, ['-n', env.namespace, 'delete', 'statefulset', 'forge-nats', 'forge-worker-discovery', 'forge-worker-ci', 'forge-worker-artifact', 'forge-worker-release', '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(() => undefined);
+  await kubectl(env, ['-n', env.namespace, 'delete', 'pvc', '--all', '--ignore-not-found', '--wait=false']).catch(() => undefined);
+  await kubectl(env, ['delete', 'pv', '-l', `forge-e2e=${env.namespace}`, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+  fs.rmSync(pvRoot(env), { recursive: true, force: true });
+}
+
+/** `kubectl logs` of every worker pod of a pool, concatenated. */
+export async function workerLogs(env: E2eEnv, pool: string): Promise<string> {
+  return kubectl(env, ['-n', env.namespace, 'logs', '-l', `forge.dev/pool=${pool}`, '--tail=-1', '--prefix']).catch((e: Error) => e.message);
+}
