@@ -55,13 +55,17 @@ export class LogPublisher {
         this.dropped++;
         continue;
       }
-      if (this.dropped > 0) {
-        this.push('forge', `… ${this.dropped} log line(s) dropped: the log stream was not keeping up`);
-        this.dropped = 0;
-      }
+      this.pushDropped();
       this.push(stream, this.redact(raw), step);
     }
     this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+  }
+
+  /** The line that says how many lines were dropped since the last one, when some were. */
+  private pushDropped(): void {
+    if (this.dropped === 0) return;
+    this.push('forge', `… ${this.dropped} log line(s) dropped: the log stream was not keeping up`);
+    this.dropped = 0;
   }
 
   private push(stream: LogLine['stream'], line: string, step?: string): void {
@@ -113,6 +117,8 @@ export class LogPublisher {
       if (rest) this.enqueue(stream, [rest], step || undefined);
     }
     this.partial.clear();
+    // Lines dropped after the last line that fitted are counted too, not lost without a word.
+    this.pushDropped();
     const done = (async () => {
       while (this.pumping || this.queue.length > 0) await (this.pumping ?? this.pump());
       await this.publish({ lines: [], end: this.attempt });
