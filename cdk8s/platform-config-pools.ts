@@ -46,6 +46,11 @@ export const poolsSchema = z
         deploy: z.boolean().default(true),
         /** Client URL; default: the deployed server's Service. */
         url: z.string().regex(/^(nats|tls):\/\/[^\s@]+$/, 'must be nats://host:port or tls://host:port, without credentials').optional(),
+        /**
+         * Pin the deployed Service's cluster IP and reach NATS by it, for clusters without DNS for
+         * pods (the project's own test cluster). Default: the Service's DNS name.
+         */
+        clusterIP: z.ipv4().optional(),
         /** JetStream storage of the deployed server. */
         storage: quantity.default('10Gi'),
         storageClass: dnsLabel.optional(),
@@ -89,7 +94,12 @@ export const NATS_CLIENT_LABEL = 'forge.dev/nats-client';
 /** Name of the deployed NATS Service and StatefulSet. */
 export const NATS_NAME = 'forge-nats';
 
+/** The deployed server's host: its Service's DNS name, or its pinned cluster IP. */
+export function natsHost(pools: PoolsConfig, namespace: string): string {
+  return pools.nats.clusterIP ?? `${NATS_NAME}.${namespace}.svc`;
+}
+
 /** The URL dispatchers and workers connect to. */
 export function natsUrl(pools: PoolsConfig, namespace: string): string {
-  return pools.nats.url ?? `${pools.nats.tlsSecret ? 'tls' : 'nats'}://${NATS_NAME}.${namespace}.svc:4222`;
+  return pools.nats.url ?? `${pools.nats.tlsSecret ? 'tls' : 'nats'}://${natsHost(pools, namespace)}:4222`;
 }

@@ -48,6 +48,7 @@ export class NatsChart extends Chart {
         metadata: { name: NATS_NAME, namespace: ns, labels },
         spec: {
           selector,
+          ...(nats.clusterIP ? { clusterIP: nats.clusterIP } : {}),
           ports: [
             { name: 'client', port: 4222, targetPort: 'client' },
             { name: 'monitor', port: NATS_MONITOR_PORT, targetPort: 'monitor' },

@@ -12,7 +12,7 @@ import { standardLabels } from '../constructs/labels.ts';
 import { restrictedContainer } from '../constructs/security-context.ts';
 import { addTyped } from '../constructs/typed-object.ts';
 import { imageReference, type PlatformConfig } from '../platform-config.ts';
-import { NATS_CLIENT_LABEL, NATS_NAME, natsUrl, type PoolConfig } from '../platform-config-pools.ts';
+import { NATS_CLIENT_LABEL, NATS_NAME, natsHost, natsUrl, type PoolConfig } from '../platform-config-pools.ts';
 import { quantityMiB } from '../../workflows/discovery.ts';
 import { NATS_MONITOR_PORT } from './nats.ts';
 
@@ -22,7 +22,7 @@ export const workerName = (pool: PoolName) => `forge-worker-${pool}`;
 
 /** Where KEDA reads the consumer's lag: the deployed server's monitoring port, or the same host of an external one. */
 export function natsMonitorEndpoint(config: PlatformConfig): string {
-  const host = config.pools.nats.deploy ? `${NATS_NAME}.${config.namespace}.svc` : new URL(natsUrl(config.pools, config.namespace)).hostname;
+  const host = config.pools.nats.deploy ? natsHost(config.pools, config.namespace) : new URL(natsUrl(config.pools, config.namespace)).hostname;
   return `${host}:${NATS_MONITOR_PORT}`;
 }
 

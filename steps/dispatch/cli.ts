@@ -12,7 +12,7 @@ import { taskIdSchema, type JobTask, type LogLine } from '../lib/pool/job.ts';
 import { POOL_NAMES, poolSpec } from '../lib/pool/pools.ts';
 import { dispatch } from './dispatch.ts';
 
-export const usage = `Usage: forge dispatch phase|discover [options]
+export const usage = `Usage: forge dispatch phase|discover|ping [options]
 
 Runs one Argo task on a hot worker pool: queues the job (once: a retried or restarted
 dispatcher attaches to it), prints its log as it arrives, reports N/M progress, waits for the
@@ -20,6 +20,7 @@ result, writes its output files and exits with the job's status. SIGTERM cancels
 
   phase      one (phase, project) task of discovery's slot lists: --task '{"id":…,"phase":…,"project":…,"path":…,"timeout":…}'
   discover   discovery of the commit, on the discovery pool (--branch, --tag, --paths, --slots)
+  ping       a health check: a worker of --pool answers at once (no checkout; --repo-url and --commit still name the run)
 
 Options (each may also come from FORGE_<OPTION>):
   --kind KIND         phase or discover, instead of the first argument (FORGE_KIND, as templates pass it)
@@ -34,7 +35,7 @@ Options (each may also come from FORGE_<OPTION>):
 ${NATS_USAGE}`;
 
 const schema = z.object({
-  kind: z.enum(['phase', 'discover']).optional(),
+  kind: z.enum(['phase', 'discover', 'ping']).optional(),
   pool: z.enum(POOL_NAMES).optional(),
   'run-id': z.string().min(1, 'is required (the workflow uid)'),
   'repo-url': z.string().min(1, 'is required'),
@@ -57,11 +58,12 @@ const orUndefined = (s: string | undefined) => (s ? s : undefined);
 
 /** The job's task, its id and its own timeout, from the command line. */
 function taskOf(kind: string, v: z.infer<typeof schema>): { task: JobTask; taskId: string; timeout?: string } {
+  if (kind === 'ping') return { taskId: `ping-${Date.now().toString(36)}`, task: { kind: 'ping' } };
   if (kind === 'discover') {
     const paths = v.paths?.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
     return { taskId: 'discover', task: { kind: 'discover', ...(orUndefined(v.branch) ? { branch: v.branch } : {}), ...(orUndefined(v.tag) ? { tag: v.tag } : {}), ...(paths?.length ? { paths } : {}), ...(v.slots ? { slots: v.slots } : {}) } };
   }
-  if (kind !== 'phase') throw new ForgeError('INVALID_ARGS', `expected "phase" or "discover", got "${kind}"`);
+  if (kind !== 'phase') throw new ForgeError('INVALID_ARGS', `expected "phase", "discover" or "ping", got "${kind}"`);
   let raw: unknown;
   try {
     raw = JSON.parse(v.task ?? '');

@@ -116,4 +116,8 @@ async function runPhase(ctx: HandlerContext, job: Job & { task: { kind: 'phase' 
 export const HANDLERS: Record<Job['task']['kind'], (ctx: HandlerContext) => Promise<HandlerOutcome>> = {
   discover: handleDiscover,
   phase: handlePhase,
+  ping: async () => ({ status: 'succeeded', message: 'pong', exitCode: 0, steps: [], outputs: {} }),
 };
+
+/** Kinds that need no checkout of the repository. */
+export const NO_CHECKOUT: ReadonlySet<Job['task']['kind']> = new Set(['ping']);

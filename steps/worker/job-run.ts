@@ -7,7 +7,7 @@ import { isTerminal, jobSchema, type Job, type JobResult, type Outcome } from '.
 import { LogPublisher } from '../lib/pool/logs.ts';
 import type { JobStore } from '../lib/pool/state.ts';
 import type { GitCache } from './git-cache.ts';
-import { HANDLERS, type HandlerOutcome } from './handlers.ts';
+import { HANDLERS, NO_CHECKOUT, type HandlerOutcome } from './handlers.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 /**
@@ -96,14 +96,18 @@ async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext
   let outcome: HandlerOutcome;
   let cacheHit: boolean | undefined;
   try {
-    const workspace = await ctx.cache.checkout(job.repository, job.commit, job.id);
-    cacheHit = workspace.hit;
-    ctx.metrics.cache.inc({ pool: job.pool, result: workspace.hit ? 'hit' : 'miss' });
-    log.write('forge', `checkout: ${workspace.hit ? 'commit already in the mirror' : 'fetched into the mirror'} (${formatDuration(Date.now() - started.getTime())})`);
-    try {
-      outcome = await HANDLERS[job.task.kind]({ job, dir: workspace.dir, log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
-    } finally {
-      await workspace.remove().catch((e) => ctx.log.warn({ err: e, job: job.id }, 'worktree not removed'));
+    if (NO_CHECKOUT.has(job.task.kind)) {
+      outcome = await HANDLERS[job.task.kind]({ job, dir: '', log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
+    } else {
+      const workspace = await ctx.cache.checkout(job.repository, job.commit, job.id);
+      cacheHit = workspace.hit;
+      ctx.metrics.cache.inc({ pool: job.pool, result: workspace.hit ? 'hit' : 'miss' });
+      log.write('forge', `checkout: ${workspace.hit ? 'commit already in the mirror' : 'fetched into the mirror'} (${formatDuration(Date.now() - started.getTime())})`);
+      try {
+        outcome = await HANDLERS[job.task.kind]({ job, dir: workspace.dir, log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
+      } finally {
+        await workspace.remove().catch((e) => ctx.log.warn({ err: e, job: job.id }, 'worktree not removed'));
+      }
     }
   } catch (e) {
     const message = isForgeError(e) ? e.format() : `worker error: ${(e as Error).message}`;

@@ -3,11 +3,13 @@
  * same run. Prints progress lines, then one summary line per suite, last.
  */
 import { benchDiscovery } from './discovery.ts';
+import { benchPool } from './pool.ts';
 import { benchPromote } from './promote.ts';
 
 const suites: Record<string, (log: (line: string) => void) => Promise<string>> = {
   discovery: benchDiscovery,
   promote: benchPromote,
+  pool: benchPool,
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));

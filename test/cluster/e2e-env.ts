@@ -127,6 +127,8 @@ export interface ArgoNode {
   id: string;
   type: string;
   templateName?: string;
+  templateRef?: { name: string; template: string };
+  displayName?: string;
   phase: string;
   message?: string;
   outputs?: { parameters?: { name: string; value?: string }[]; exitCode?: string };

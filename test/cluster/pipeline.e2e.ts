@@ -67,7 +67,7 @@ const submit = (repo: string, extra: string[] = []) =>
   argo(env, ['submit', '--from', 'workflowtemplate/forge-pipeline', '-o', 'name', '-p', `repo-url=${repos[repo]!.url}`, '-p', `commit=${repos[repo]!.commit}`, '-p', 'branch=main', ...extra]);
 
 const nodes = (wf: ArgoWorkflow) => Object.values(wf.status.nodes ?? {});
-const podNodes = (wf: ArgoWorkflow, template: string) => nodes(wf).filter((n) => n.type === 'Pod' && n.templateName === template);
+const podNodes = (wf: ArgoWorkflow, template: string) => nodes(wf).filter((n) => n.type === 'Pod' && (n.templateName ?? n.templateRef?.template) === template);
 
 async function waitForLog(name: string, pattern: RegExp, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
@@ -90,7 +90,7 @@ describe('forge-pipeline on hot pools', () => {
     expect(podNodes(wf, 'discover')).toHaveLength(1);
     expect(podNodes(wf, 'phase').map((n) => n.phase)).toEqual(Array(9).fill('Succeeded'));
     expect(logs).toMatch(/forge\s+\| forge-worker-discovery-0: job [\w-]+\.discover/);
-    expect(logs).toMatch(/syntax\s+\| /);
+    expect(logs).toMatch(/forge\s+\| step syntax: succeeded \(exit 0\)/);
     expect(logs).toMatch(/forge\s+\| step unit: succeeded \(exit 0\)/);
     expect(logs).toMatch(/dispatch\s+\| succeeded: api \(build\): 2 step\(s\) succeeded \(worker forge-worker-ci-[01]/);
     expect(logs).toMatch(/Pipeline succeeded in/);
@@ -102,12 +102,14 @@ describe('forge-pipeline on hot pools', () => {
     const wf = await getWorkflow(env, name);
     expect(wf.status.phase).toBe('Failed');
     const tasks = podNodes(wf, 'phase');
+    // Argo prefixes the container's termination message with its exit: what the UI shows on the node.
     const messages = tasks.map((n) => n.message ?? '');
-    expect(messages).toContain('failed: step unit of bad (test) exited with code 3');
-    expect(messages).toContain('cancelled: test-bad failed');
+    expect(messages).toContain('main: Error (exit code 3): failed: step unit of bad (test) exited with code 3');
+    expect(messages).toContain('main: Error (exit code 130): cancelled: test-bad failed');
     // Only group 1 (2 tasks) and group 2 (2 tasks) ran.
     expect(tasks).toHaveLength(4);
-    expect(nodes(wf).some((n) => n.type === 'Pod' && /publish/.test(JSON.stringify(n)))).toBe(false);
+    expect(nodes(wf).some((n) => n.type === 'Pod' && /publish/.test(n.displayName ?? ''))).toBe(false);
+    expect(nodes(wf).find((n) => n.displayName === 'group-3')).toMatchObject({ phase: 'Omitted', message: 'omitted: depends condition not met' });
     expect((await argo(env, ['logs', name, '--no-color'])).stdout).toMatch(/Pipeline failed/);
   });
 

@@ -58,7 +58,8 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
       config.images = { ...(config.images as object), nats: { repository: image.slice(0, at), tag: image.slice(at + 1) } };
       config.pipeline = { ...(config.pipeline as object), phaseGroupSlots: 6 };
       config.pools = {
-        nats: { deploy: true, storage: '1Gi', storageClass: STORAGE_CLASS, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
+        // No DNS for pods on the local cluster: a fixed Service address instead of its name.
+        nats: { deploy: true, clusterIP: process.env.FORGE_E2E_NATS_IP || '10.96.42.42', storage: '1Gi', storageClass: STORAGE_CLASS, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
         // No KEDA on this cluster's default install: the scaling proof applies its own objects.
         keda: { enabled: false },
         discovery: pool(1),
@@ -76,6 +77,7 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
 /** Removes the pools, their claims and the volumes (and the data on them). */
 export async function removePools(env: E2eEnv): Promise<void> {
   await kubectl(env, ['-n', env.namespace, 'delete', 'statefulset', 'forge-nats', 'forge-worker-discovery', 'forge-worker-ci', 'forge-worker-artifact', 'forge-worker-release', '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(() => undefined);
+  await kubectl(env, ['-n', env.namespace, 'delete', 'service,networkpolicy,poddisruptionbudget,configmap', '-l', 'app.kubernetes.io/part-of=forge-workflows', '--ignore-not-found']).catch(() => undefined);
   await kubectl(env, ['-n', env.namespace, 'delete', 'pvc', '--all', '--ignore-not-found', '--wait=false']).catch(() => undefined);
   await kubectl(env, ['delete', 'pv', '-l', `forge-e2e=${env.namespace}`, '--ignore-not-found', '--wait=false']).catch(() => undefined);
   fs.rmSync(pvRoot(env), { recursive: true, force: true });

@@ -26,6 +26,8 @@ export function jobId(runId: string, taskId: string): string {
 export const taskSchema = z.discriminatedUnion('kind', [
   /** One phase of one project: its steps come from the project's configuration at the commit. */
   z.object({ kind: z.literal('phase'), phase: name, project: name, path: relativePath }),
+  /** A pool health check: a worker answers at once, without a checkout (`forge dispatch ping`). */
+  z.object({ kind: z.literal('ping') }),
   /** Discovery of the repository at the commit. */
   z.object({
     kind: z.literal('discover'),
