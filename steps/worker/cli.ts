@@ -6,6 +6,8 @@ import { createLogger } from '../lib/log.ts';
 import { connectNats, NATS_USAGE, natsOptionsSchema, natsSettings } from '../lib/pool/connect.ts';
 import { DEFAULT_ACK_WAIT_MS, POOL_NAMES, poolSpec } from '../lib/pool/pools.ts';
 import { ensurePool } from '../lib/pool/setup.ts';
+import { openDatabase } from '../lib/records/db.ts';
+import { ExecutionRecords } from '../lib/records/executions.ts';
 import { Worker } from './worker.ts';
 
 export const usage = `Usage: forge worker --pool NAME [options]
@@ -25,6 +27,8 @@ Options (each may also come from FORGE_<OPTION>):
   --ack-wait-seconds N     redelivery after a worker goes silent (default ${DEFAULT_ACK_WAIT_MS / 1000})
   --replicas N             JetStream replicas of the pool's streams (default 1)
   --metrics-port N         serve Prometheus /metrics and /healthz on this port (default: off)
+  --database-url URL       PostgreSQL of the records (FORGE_DATABASE_URL, from a Secret): run, task
+                           and step executions are written there before a job is acknowledged
   --setup-only             create or check the pool's streams, consumer and buckets, then exit
 ${NATS_USAGE}`;
 
@@ -40,6 +44,7 @@ const schema = z.object({
   replicas: z.coerce.number().int().min(1).max(5).default(1),
   'metrics-port': z.coerce.number().int().min(1).max(65535).optional(),
   'setup-only': z.boolean().optional(),
+  'database-url': z.string().optional(),
   ...natsOptionsSchema,
   help: z.boolean().optional(),
 });
@@ -54,7 +59,13 @@ export async function main(argv: string[]): Promise<void> {
     const { values: v } = parseToolArgs(argv, optionsOf(schema.shape, { help: 'h' }), schema);
     const pool = poolSpec(v.pool);
     const name = v.name ?? hostname();
-    const nc = await connectNats(natsSettings(v, `forge-worker-${pool.name}-${name}`));
+    // Opened (and its schema checked) before any job is taken: a worker that cannot record takes none.
+    const db = v['database-url'] && !v['setup-only'] ? await openDatabase({ url: v['database-url'], schema: 'check', maxConnections: v.slots + 1 }) : undefined;
+    if (!db && !v['setup-only']) log.warn('no --database-url: task executions are not recorded');
+    const nc = await connectNats(natsSettings(v, `forge-worker-${pool.name}-${name}`)).catch(async (e) => {
+      await db?.close();
+      throw e;
+    });
     if (v['setup-only']) {
       try {
         await ensurePool(nc, pool, { ackWaitMs: v['ack-wait-seconds'] * 1000, replicas: v.replicas });
@@ -65,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const worker = new Worker({
+      records: db ? new ExecutionRecords(db) : undefined,
       nc, pool, name, slots: v.slots, log,
       cacheDir: v['cache-dir'], cacheMaxBytes: v['cache-max-gib'] * 1024 ** 3, secretsDir: v['secrets-dir'],
       earthly: findExecutable('earthly') ?? 'earthly',
@@ -76,6 +88,7 @@ export async function main(argv: string[]): Promise<void> {
     } catch (e) {
       server?.close();
       await nc.close();
+      await db?.close();
       throw e;
     }
     await new Promise<void>((resolve) => {
@@ -89,6 +102,7 @@ export async function main(argv: string[]): Promise<void> {
     await worker.drain(v['grace-seconds'] * 1000);
     server?.close();
     await nc.drain().catch(() => nc.close());
+    await db?.close();
     log.info('worker stopped');
   });
 }

@@ -6,6 +6,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { isTerminal, jobSchema, type Job, type JobResult, type Outcome } from '../lib/pool/job.ts';
 import { LogPublisher } from '../lib/pool/logs.ts';
 import type { JobStore } from '../lib/pool/state.ts';
+import type { ExecutionRecords } from '../lib/records/executions.ts';
 import type { GitCache } from './git-cache.ts';
 import { HANDLERS, NO_CHECKOUT, type HandlerOutcome } from './handlers.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -27,6 +28,8 @@ export interface JobRunContext {
   workerEnv: NodeJS.ProcessEnv;
   secretsDir: string;
   earthly: string;
+  /** The permanent record of every finished job (PostgreSQL), when the worker has a database. */
+  records?: ExecutionRecords;
   /** Registers the job's abort for run cancels and draining; returns the unregister. */
   track(job: Job, abort: (reason: Stop) => void): () => void;
 }
@@ -132,7 +135,8 @@ async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext
   const message = s?.kind === 'cancel' ? s.reason : s?.kind === 'timeout' ? `timed out after ${formatDuration(job.timeoutMs)}` : outcome.message;
   log.write('forge', `job ${status}: ${message}`);
   await log.close();
-  const final = { ...result(job, ctx, attempt, status, message, status === 'succeeded' ? 0 : outcome.exitCode || 1, started), steps: outcome.steps, outputs: outcome.outputs, ...(cacheHit === undefined ? {} : { cacheHit }) };
+  let final: JobResult = { ...result(job, ctx, attempt, status, message, status === 'succeeded' ? 0 : outcome.exitCode || 1, started), steps: outcome.steps, outputs: outcome.outputs, ...(cacheHit === undefined ? {} : { cacheHit }) };
+  final = await recordExecution(ctx, job, final);
   await ctx.store.finish(job.id, final);
   if (status === 'failed' || status === 'timed-out') {
     // Fail-fast: every worker stops this run's other jobs.
@@ -143,6 +147,27 @@ async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext
   ctx.metrics.jobs.inc({ pool: job.pool, outcome: status });
   ctx.metrics.runTime.observe({ pool: job.pool, outcome: status }, (Date.now() - started.getTime()) / 1000);
   ctx.log.info({ job: job.id, status, ms: Date.now() - started.getTime() }, message);
+}
+
+/**
+ * Writes the job to the records before the result is published: retried, and when the database
+ * stays unreachable the job ends `error` (reference §2.8: a persistent records failure errors the
+ * pipeline) — never a green task without its record.
+ */
+async function recordExecution(ctx: JobRunContext, job: Job, final: JobResult): Promise<JobResult> {
+  if (!ctx.records) return final;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ctx.records.recordJob(job, final);
+      return final;
+    } catch (e) {
+      if (attempt >= 4) {
+        ctx.log.error({ job: job.id, err: (e as Error).message }, 'records database unavailable');
+        return { ...final, status: 'error', exitCode: 1, message: `the records database did not take the execution of ${job.taskId} (${final.status}): ${(e as Error).message}`.slice(0, 4000) };
+      }
+      await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+    }
+  }
 }
 
 function result(job: Job, ctx: JobRunContext, attempt: number, status: Outcome, message: string, exitCode: number, started: Date): JobResult {

@@ -8,6 +8,9 @@ import { startNats, type NatsServer } from '../local/nats.ts';
 import { JobStore } from '../lib/pool/state.ts';
 import { POOLS } from '../lib/pool/pools.ts';
 import { phaseTask, poolRepo, runDispatch, startWorker, type WorkerProcess } from '../../test/helpers/pool.ts';
+import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.ts';
+import { openDatabase, type Database } from '../lib/records/db.ts';
+import { ExecutionRecords } from '../lib/records/executions.ts';
 import type { TempRepo } from '../../test/helpers/git-repo.ts';
 
 // Faults with real processes and a real server: a worker SIGKILLed mid-job, a dispatcher killed
@@ -16,11 +19,14 @@ let nats: NatsServer;
 let nc: NatsConnection;
 let tmp: string;
 let repo: TempRepo;
+let postgres: PostgresServer;
+let databaseUrl: string;
+let db: Database;
 const workers: WorkerProcess[] = [];
 const runs = (name: string) => join(tmp, `${name}.runs`);
 
 async function worker(name: string): Promise<WorkerProcess> {
-  const w = await startWorker({ natsUrl: nats.url, pool: 'ci', name, slots: 1 });
+  const w = await startWorker({ natsUrl: nats.url, pool: 'ci', name, slots: 1, args: ['--database-url', databaseUrl] });
   workers.push(w);
   await w.ready;
   return w;
@@ -29,6 +35,9 @@ async function worker(name: string): Promise<WorkerProcess> {
 beforeAll(async () => {
   nats = await startNats();
   tmp = await mkdtemp(join(tmpdir(), 'forge-pool-faults-'));
+  postgres = await startPostgres();
+  databaseUrl = await postgres.createDatabase('pool_faults');
+  db = await openDatabase({ url: databaseUrl, schema: 'migrate' });
   repo = await poolRepo({
     killed: { lint: { work: { args: [`runs=${runs('killed')}`, 'print=1', 'sleep=4000', 'print=2'] } } },
     attach: { lint: { work: { args: [`runs=${runs('attach')}`, 'print=1', 'sleep=3000'] } } },
@@ -40,9 +49,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await db?.close();
   await nc?.close();
   await Promise.all(workers.map((w) => w.cleanup()));
   await nats?.stop();
+  await postgres?.stop();
   await repo?.cleanup();
   await rm(tmp, { recursive: true, force: true });
 });
@@ -72,6 +83,10 @@ describe('pool faults', () => {
     const store = await JobStore.open(nc);
     const state = (await store.get('run-kill.lint-killed'))!.value;
     expect(state).toMatchObject({ state: 'succeeded', attempt: 2, worker: survivor.name });
+    // One record, of the attempt that finished.
+    const records = new ExecutionRecords(db);
+    expect(await records.countTasks('run-kill')).toBe(1);
+    expect(await records.task('run-kill.lint-killed')).toMatchObject({ status: 'succeeded', attempt: 2, worker: survivor.name, exitCode: 0, steps: [{ name: 'work', status: 'succeeded', exitCode: 0 }] });
     await worker(`${victim.name}-2`);
   }, 60_000);
 
@@ -85,6 +100,7 @@ describe('pool faults', () => {
     expect(output).toMatch(/job run-attach\.lint-attach already exists \(running on fault-[ab](-2)?\): attaching to it/);
     expect(output).toContain('work line 1'); // the log is replayed from the start
     expect(await lines(runs('attach'))).toHaveLength(1);
+    expect(await new ExecutionRecords(db).countTasks('run-attach')).toBe(1);
   }, 60_000);
 
   test('nats-server restarted mid-run: the job finishes and its log and result arrive', async () => {

@@ -5,6 +5,7 @@ import type { Job } from '../lib/pool/job.ts';
 import { DEFAULT_ACK_WAIT_MS, type PoolSpec } from '../lib/pool/pools.ts';
 import { ensurePool } from '../lib/pool/setup.ts';
 import { JobStore } from '../lib/pool/state.ts';
+import type { ExecutionRecords } from '../lib/records/executions.ts';
 import { GitCache } from './git-cache.ts';
 import { runDelivery, type Stop } from './job-run.ts';
 import { WorkerMetrics } from './metrics.ts';
@@ -29,6 +30,8 @@ export interface WorkerOptions {
   log: Logger;
   metrics?: WorkerMetrics;
   env?: NodeJS.ProcessEnv;
+  /** Where finished jobs are recorded (PostgreSQL); none: not recorded. */
+  records?: ExecutionRecords;
 }
 
 export class Worker {
@@ -64,7 +67,7 @@ export class Worker {
     const consumer = await jetstream(nc).consumers.get(pool.stream, pool.consumer);
     const ctx = {
       nc, store, cache, metrics: this.metrics, log, worker: this.opts.name, ackWaitMs,
-      workerEnv: this.opts.env ?? process.env, secretsDir: this.opts.secretsDir, earthly: this.opts.earthly,
+      workerEnv: this.opts.env ?? process.env, secretsDir: this.opts.secretsDir, earthly: this.opts.earthly, records: this.opts.records,
       track: (job: Job, abort: (s: Stop) => void) => {
         this.running.set(job.id, { job, abort });
         return () => this.running.delete(job.id);

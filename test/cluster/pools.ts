@@ -21,13 +21,17 @@ const pvRoot = (env: E2eEnv) => path.join(os.tmpdir(), `forge-e2e-pv-${env.names
 
 /** Static volumes the StatefulSets' claims bind to; world-writable: hostPath ignores fsGroup. */
 async function createVolumes(env: E2eEnv, count: number): Promise<void> {
+  // A volume a claim was bound to stays Released: leftovers of an earlier run go first, and every
+  // run names its volumes afresh.
+  await kubectl(env, ['delete', 'pv', '-l', `forge-e2e=${env.namespace}`, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+  const run = Date.now().toString(36);
   const docs = Array.from({ length: count }, (_, i) => {
     const dir = path.join(pvRoot(env), String(i));
     fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
     fs.chmodSync(dir, 0o1777);
     return `apiVersion: v1
 kind: PersistentVolume
-metadata: { name: ${env.namespace}-pv-${i}, labels: { forge-e2e: "${env.namespace}" } }
+metadata: { name: ${env.namespace}-pv-${run}-${i}, labels: { forge-e2e: "${env.namespace}" } }
 spec:
   capacity: { storage: 2Gi }
   accessModes: [ReadWriteOnce]
@@ -78,8 +82,8 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
 export async function removePools(env: E2eEnv): Promise<void> {
   await kubectl(env, ['-n', env.namespace, 'delete', 'statefulset', 'forge-nats', 'forge-worker-discovery', 'forge-worker-ci', 'forge-worker-artifact', 'forge-worker-release', '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(() => undefined);
   await kubectl(env, ['-n', env.namespace, 'delete', 'service,networkpolicy,poddisruptionbudget,configmap', '-l', 'app.kubernetes.io/part-of=forge-workflows', '--ignore-not-found']).catch(() => undefined);
-  await kubectl(env, ['-n', env.namespace, 'delete', 'pvc', '--all', '--ignore-not-found', '--wait=false']).catch(() => undefined);
-  await kubectl(env, ['delete', 'pv', '-l', `forge-e2e=${env.namespace}`, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+  await kubectl(env, ['-n', env.namespace, 'delete', 'pvc', '--all', '--ignore-not-found', '--wait=true', '--timeout=60s']).catch(() => undefined);
+  await kubectl(env, ['delete', 'pv', '-l', `forge-e2e=${env.namespace}`, '--ignore-not-found', '--wait=true', '--timeout=60s']).catch(() => undefined);
   fs.rmSync(pvRoot(env), { recursive: true, force: true });
 }
 
