@@ -74,6 +74,12 @@ export const poolsSchema = z
         cooldownPeriod: z.number().int().min(0).max(86400).default(300),
       })
       .prefault({}),
+    /**
+     * PostgreSQL of the records, where workers write run, task and step executions: a Secret key
+     * holding its postgresql:// URL (the runtime role's). Default: `promotion.database`; without
+     * either, executions are not recorded (the workers say so at start).
+     */
+    database: z.strictObject({ secret: z.strictObject({ name: dnsLabel, key: z.string().default('url') }) }).optional(),
     /** Ports the workers may reach outside the namespace (git over ssh, http(s), git://; registries). */
     egressPorts: z.array(z.number().int().min(1).max(65535)).default([22, 80, 443, 9418]),
     /** The dispatcher container of every pool-backed task (reference §2.2: 50m/128Mi → 200m/256Mi). */

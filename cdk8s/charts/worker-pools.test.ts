@@ -48,6 +48,14 @@ describe('worker pools chart', () => {
     expect(find(pools, 'PodDisruptionBudget', 'forge-worker-ci').spec.maxUnavailable).toBe(1);
   });
 
+  it('gives workers the records database from its Secret (the promotion one unless pools.database says otherwise)', () => {
+    const env = find(pools, 'StatefulSet', 'forge-worker-ci').spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'FORGE_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'forge-records-db', key: 'url' } } });
+    const own = parsePlatformConfig({ ...example, pools: { database: { secret: { name: 'executions-db' } } } });
+    const ownEnv = find(objects(new WorkerPoolsChart(Testing.app(), 'p', own)), 'StatefulSet', 'forge-worker-ci').spec.template.spec.containers[0].env;
+    expect(ownEnv).toContainEqual({ name: 'FORGE_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'executions-db', key: 'url' } } });
+  });
+
   it('lets workers out to NATS, DNS and the git ports only; the NATS policy lets in the pods the templates label', () => {
     const egress = find(pools, 'NetworkPolicy', 'forge-worker-ci').spec.egress;
     expect(egress[0]).toEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'forge-nats' } } }], ports: [{ port: 4222, protocol: 'TCP' }] });

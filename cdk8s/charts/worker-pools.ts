@@ -45,6 +45,7 @@ export class WorkerPoolsChart extends Chart {
     const selector = { 'app.kubernetes.io/component': 'worker', 'forge.dev/pool': pool };
     const labels = { ...standardLabels('worker'), 'forge.dev/pool': pool };
     const grace = settings.terminationGracePeriodSeconds;
+    const database = config.pools.database ?? config.promotion?.database;
     const env: Record<string, string> = {
       pool,
       slots: String(settings.slots),
@@ -86,6 +87,7 @@ export class WorkerPoolsChart extends Chart {
                   env: [
                     ...Object.entries(env).map(([k, value]) => ({ name: envName(k), value })),
                     { name: envName('name'), valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                    ...(database ? [{ name: envName('database-url'), valueFrom: { secretKeyRef: { name: database.secret.name, key: database.secret.key } } }] : []),
                     { name: 'HOME', value: '/tmp' },
                   ],
                   ports: [{ name: 'metrics', containerPort: METRICS_PORT }],

@@ -61,6 +61,8 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
     adjust: (config) => {
       config.images = { ...(config.images as object), nats: { repository: image.slice(0, at), tag: image.slice(at + 1) } };
       config.pipeline = { ...(config.pipeline as object), phaseGroupSlots: 6 };
+      // No records database here (npm test proves the records): the workers run without one.
+      delete config.promotion;
       config.pools = {
         // No DNS for pods on the local cluster: a fixed Service address instead of its name.
         nats: { deploy: true, clusterIP: process.env.FORGE_E2E_NATS_IP || '10.96.42.42', storage: '1Gi', storageClass: STORAGE_CLASS, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
