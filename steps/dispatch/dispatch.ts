@@ -71,7 +71,8 @@ export async function dispatch(opts: DispatchOptions): Promise<DispatchOutcome> 
     if (result.worker !== 'dispatcher') await log.ended(result.attempt, 5_000); // the worker's last lines
     return { job, result, attached: !created };
   } finally {
-    await log.stop();
+    // Cleanup of the log consumer is off the result's path; the connection's drain waits for it.
+    void log.stop();
   }
 }
 
@@ -102,12 +103,7 @@ async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions): Pro
     }
     if (isTerminal(s.state)) settle(s);
   };
-  const watch = await store.watch(job.id, onState);
-  const current = await store.get(job.id);
-  if (current) onState(current.value);
-  const runWatch = await store.watchRuns((_, cancel) => void cancelQueued(store, job, cancel.reason), job.runId);
-  const runCancel = await store.runCancel(job.runId);
-  if (runCancel) void cancelQueued(store, job, runCancel.reason);
+  const [watch, runWatch] = await Promise.all([store.watch(job.id, onState), store.watchRun(job.runId, (cancel) => void cancelQueued(store, job, cancel.reason))]);
 
   const cancel = async (reason: string): Promise<JobState | undefined> => {
     const s = await store.update(job.id, (st) =>

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -32,7 +32,8 @@ describe('GitCache.checkout', () => {
     await cache.prune();
     const first = await cache.checkout(repo.dir, repo.commit, 'job-1');
     expect(first.hit).toBe(false);
-    expect(first.dir).toBe(join(root, 'workspaces', 'job-1'));
+    expect(first.dir.startsWith(join(root, 'workspaces'))).toBe(true);
+    expect(first.reused).toBe(false);
     expect(await head(first.dir)).toBe(repo.commit);
     expect(await readFile(join(first.dir, 'README.md'), 'utf8')).toBe('one\n');
 
@@ -79,16 +80,32 @@ describe('GitCache.checkout', () => {
     expect(await head(b.dir)).toBe(repo.commit);
   });
 
-  test('remove() deletes the worktree and the mirror forgets it', async () => {
-    const repo = await repos.repo({ 'a.txt': 'x\n' });
+  test('release() hands the worktree to the next job, reset to its commit: nothing the last job left survives', async () => {
+    const repo = await repos.repo({ 'a.txt': 'one\n', '.gitignore': 'build/\n' });
+    const first = repo.commit;
+    const second = await repo.commitFiles({ 'a.txt': 'two\n', 'b.txt': 'b\n' });
     const cache = new GitCache(root);
     await cache.prune();
-    const ws = await cache.checkout(repo.dir, repo.commit, 'job-rm');
-    const mirror = cache.mirrorOf(repo.dir);
-    expect(await worktreeList(mirror)).toContain(ws.dir);
-    await ws.remove();
-    expect(existsSync(ws.dir)).toBe(false);
-    expect(await worktreeList(mirror)).not.toContain(ws.dir);
+    const ws = await cache.checkout(repo.dir, first, 'job-1');
+    await writeFile(join(ws.dir, 'a.txt'), 'changed by job 1\n');
+    await writeFile(join(ws.dir, 'stray.txt'), 'x');
+    await mkdir(join(ws.dir, 'build'), { recursive: true });
+    await writeFile(join(ws.dir, 'build', 'out.bin'), 'ignored output');
+    await ws.release();
+    const next = await cache.checkout(repo.dir, second, 'job-2');
+    expect(next.dir).toBe(ws.dir);
+    expect(next.reused).toBe(true);
+    expect(await head(next.dir)).toBe(second);
+    expect(await readFile(join(next.dir, 'a.txt'), 'utf8')).toBe('two\n');
+    expect(await readFile(join(next.dir, 'b.txt'), 'utf8')).toBe('b\n');
+    expect(existsSync(join(next.dir, 'stray.txt'))).toBe(false);
+    expect(existsSync(join(next.dir, 'build'))).toBe(false);
+    // A job still running keeps its worktree: the one after it gets another.
+    const third = await cache.checkout(repo.dir, first, 'job-3');
+    expect(third.dir).not.toBe(next.dir);
+    const list = await worktreeList(cache.mirrorOf(repo.dir));
+    expect(list).toContain(next.dir);
+    expect(list).toContain(third.dir);
   });
 
   test('an unknown commit fails with GIT_FAILED', async () => {
@@ -149,7 +166,7 @@ describe('GitCache.evict', () => {
   async function twoMirrors(cache: GitCache) {
     const older = await repos.repo({ 'old.txt': 'o'.repeat(10_000) });
     const newer = await repos.repo({ 'new.txt': 'n'.repeat(10_000) });
-    for (const [repo, job] of [[older, 'o'], [newer, 'n']] as const) await (await cache.checkout(repo.dir, repo.commit, job)).remove();
+    for (const [repo, job] of [[older, 'o'], [newer, 'n']] as const) await (await cache.checkout(repo.dir, repo.commit, job)).release();
     const stamp = (repo: typeof older, when: Date) => utimes(join(cache.mirrorOf(repo.dir), 'forge-last-used'), when, when);
     await stamp(older, new Date('2020-01-01T00:00:00Z'));
     await stamp(newer, new Date('2024-01-01T00:00:00Z'));
@@ -160,7 +177,8 @@ describe('GitCache.evict', () => {
     const probe = new GitCache(root);
     await probe.prune();
     const { older, newer } = await twoMirrors(probe);
-    const cache = new GitCache(root, await duBytes(newer));
+    // The limit holds the newer mirror and every worktree (they are on the volume too), not the older mirror.
+    const cache = new GitCache(root, (await duBytes(newer)) + (await duBytes(join(root, 'workspaces'))));
     expect(await cache.evict()).toEqual([older]);
     expect(existsSync(older)).toBe(false);
     expect(existsSync(newer)).toBe(true);
@@ -184,7 +202,7 @@ describe('GitCache.evict', () => {
     expect(await cache.evict()).toEqual([newer]);
     expect(existsSync(older)).toBe(true);
     expect(await head(live.dir)).toBe(olderRepo.commit);
-    await live.remove();
+    await live.release();
     expect(await cache.evict()).toEqual([older]);
   });
 });

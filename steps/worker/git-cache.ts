@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { ForgeError } from '../lib/errors.ts';
 import { acquireFileLock } from '../lib/file-lock.ts';
@@ -10,15 +10,20 @@ import { toolPath } from '../lib/tools.ts';
 
 /**
  * The worker's git cache on its persistent volume: one bare mirror per repository URL under
- * `<root>/repos`, the exact commit fetched into it under a lock, and one `git worktree` per job
- * under `<root>/workspaces/<job>` that is removed when the job ends. Mirrors not used for the
- * longest are evicted when the cache grows over its size limit.
+ * `<root>/repos`, the exact commit fetched into it under a lock, and `git worktree`s of it under
+ * `<root>/workspaces`, one per job at a time. A worktree a job released is reset and given to the
+ * next job of that repository (`checkout --force` of its commit, `clean -ffdx`): only the files
+ * that differ are written, where a fresh worktree writes the whole tree. Mirrors not used for the
+ * longest are evicted (with their idle worktrees) when the cache grows over its size limit.
  */
 export interface Workspace {
   dir: string;
   /** The commit was already in the mirror: nothing was fetched. */
   hit: boolean;
-  remove(): Promise<void>;
+  /** The worktree was an earlier job's, reset to this commit. */
+  reused: boolean;
+  /** Gives the worktree back for the next job (its files are reset before that job sees them). */
+  release(): Promise<void>;
 }
 
 const LAST_USED = 'forge-last-used';
@@ -66,11 +71,15 @@ export class GitCache {
     });
   }
 
-  /** The commit as a fresh worktree for one job (`jobDir` names its workspace). */
+  /** Worktrees released by finished jobs, by mirror, and how many are in use. */
+  private readonly idle = new Map<string, string[]>();
+  private readonly inUse = new Map<string, number>();
+  private serial = 0;
+
+  /** The commit as a worktree for one job: a released one reset to the commit, or a new one. */
   async checkout(url: string, commit: string, jobDir: string): Promise<Workspace> {
     const mirror = this.mirrorOf(url);
-    const dir = join(this.root, 'workspaces', jobDir);
-    const hit = await this.locked(mirror, async () => {
+    const { hit, dir, reused } = await this.locked(mirror, async () => {
       let present = false;
       try {
         await stat(join(mirror, 'HEAD'));
@@ -81,32 +90,47 @@ export class GitCache {
         await this.git(['remote', 'add', 'origin', url], mirror, url);
       }
       if (!present) await this.git(['fetch', '--quiet', '--no-tags', 'origin', commit], mirror, url);
-      await rm(dir, { recursive: true, force: true });
-      await this.git(['worktree', 'add', '--detach', '--quiet', dir, commit], mirror);
+      const pooled = this.idle.get(mirror)?.pop();
+      let dir = pooled;
+      if (dir) {
+        // Whatever the last job changed, added or ignored goes; the tree is the commit's.
+        await this.git(['checkout', '--force', '--detach', '--quiet', commit], dir);
+        await this.git(['clean', '-ffdxq'], dir);
+      } else {
+        dir = join(this.root, 'workspaces', `${basename(mirror, '.git')}-${++this.serial}`);
+        await rm(dir, { recursive: true, force: true });
+        await this.git(['worktree', 'add', '--detach', '--quiet', dir, commit], mirror);
+      }
+      this.inUse.set(mirror, (this.inUse.get(mirror) ?? 0) + 1);
       const now = new Date();
-      await writeFile(join(mirror, LAST_USED), now.toISOString());
+      await writeFile(join(mirror, LAST_USED), `${now.toISOString()} ${jobDir}\n`);
       await utimes(join(mirror, LAST_USED), now, now);
-      return present;
+      return { hit: present, dir, reused: pooled !== undefined };
     });
+    let released = false;
     return {
       dir,
       hit,
-      remove: () =>
-        this.locked(mirror, async () => {
-          await this.git(['worktree', 'remove', '--force', dir], mirror).catch(() => rm(dir, { recursive: true, force: true }));
-          await this.git(['worktree', 'prune'], mirror).catch(() => undefined);
-        }),
+      reused,
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.inUse.set(mirror, (this.inUse.get(mirror) ?? 1) - 1);
+        this.idle.set(mirror, [...(this.idle.get(mirror) ?? []), dir]);
+      },
     };
   }
 
-  /** Removes least-recently-used mirrors (none with a live worktree) until the cache fits. */
+  /** Removes least-recently-used mirrors (none with a job in a worktree) until the cache fits. */
   async evict(): Promise<string[]> {
     const reposDir = join(this.root, 'repos');
     const mirrors = await Promise.all(
       (await readdir(reposDir)).filter((n) => n.endsWith('.git')).map(async (n) => {
         const path = join(reposDir, n);
-        const used = await stat(join(path, LAST_USED)).then((s) => s.mtimeMs, () => 0);
-        return { path, used, bytes: await diskUsage(path) };
+        const used = await stat(join(path, LAST_USED)).then((st) => st.mtimeMs, () => 0);
+        const worktrees = await worktreesOf(path);
+        const bytes = (await diskUsage(path)) + (await Promise.all(worktrees.map(diskUsage))).reduce((a, b) => a + b, 0);
+        return { path, used, bytes };
       }),
     );
     let total = mirrors.reduce((n, m) => n + m.bytes, 0);
@@ -114,8 +138,9 @@ export class GitCache {
     for (const m of mirrors.sort((a, b) => a.used - b.used)) {
       if (total <= this.maxBytes) break;
       await this.locked(m.path, async () => {
-        const worktrees = await readdir(join(m.path, 'worktrees')).catch(() => []);
-        if (worktrees.length > 0) return; // a job is using it
+        if ((this.inUse.get(m.path) ?? 0) > 0) return; // a job is using it
+        for (const dir of await worktreesOf(m.path)) await rm(dir, { recursive: true, force: true });
+        this.idle.delete(m.path);
         await rm(m.path, { recursive: true, force: true });
         total -= m.bytes;
         evicted.push(m.path);
@@ -123,6 +148,13 @@ export class GitCache {
     }
     return evicted;
   }
+}
+
+/** The worktree directories a mirror knows (`worktrees/<id>/gitdir` names each one's `.git` file). */
+async function worktreesOf(mirror: string): Promise<string[]> {
+  const ids = await readdir(join(mirror, 'worktrees')).catch(() => [] as string[]);
+  const dirs = await Promise.all(ids.map((id) => readFile(join(mirror, 'worktrees', id, 'gitdir'), 'utf8').then((g) => dirname(g.trim()), () => undefined)));
+  return dirs.filter((d): d is string => d !== undefined);
 }
 
 async function diskUsage(path: string): Promise<number> {

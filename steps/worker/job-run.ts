@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { isForgeError } from '../lib/errors.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { isTerminal, jobSchema, type Job, type JobResult, type Outcome } from '../lib/pool/job.ts';
+import { isTerminal, jobSchema, type Job, type JobResult, type JobState, type Outcome } from '../lib/pool/job.ts';
 import { LogPublisher } from '../lib/pool/logs.ts';
 import type { JobStore } from '../lib/pool/state.ts';
 import type { ExecutionRecords } from '../lib/records/executions.ts';
@@ -51,23 +51,27 @@ export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void>
     return;
   }
   const job = parsed.data;
-  const existing = await ctx.store.get(job.id);
-  if (existing && isTerminal(existing.value.state)) {
-    ctx.log.info({ job: job.id, state: existing.value.state }, 'job already finished: acknowledged without running it again');
+  ctx.metrics.queueWait.observe({ pool: job.pool }, Math.max(0, Date.now() - Number(msg.timestampNanos / 1_000_000n)) / 1000);
+  // Claim (compare-and-set to running): a cancel that arrived first wins, and so does a final
+  // result (a redelivery after the result was stored is acked without running again).
+  const claim = (s: JobState) => (isTerminal(s.state) || s.cancel ? undefined : { ...s, state: 'running' as const, attempt: s.attempt + 1, worker: ctx.worker });
+  const [claimed, runCancel] = await Promise.all([
+    ctx.store.update(job.id, claim).catch(async (e) => {
+      if (!(isForgeError(e) && e.code === 'JOB_INVALID')) throw e;
+      // Published without a state (it expired, or another publisher): recorded now.
+      await ctx.store.create({ jobId: job.id, state: 'queued', subject: msg.subject, pool: job.pool, attempt: 0, updatedAt: new Date().toISOString() });
+      return ctx.store.update(job.id, claim);
+    }),
+    ctx.store.runCancel(job.runId),
+  ]);
+  if (isTerminal(claimed.value.state)) {
+    ctx.log.info({ job: job.id, state: claimed.value.state }, 'job already finished: acknowledged without running it again');
     await ackSafely(msg);
     return;
   }
-  if (!existing) await ctx.store.create({ jobId: job.id, state: 'queued', subject: msg.subject, pool: job.pool, attempt: 0, updatedAt: new Date().toISOString() });
-  ctx.metrics.queueWait.observe({ pool: job.pool }, Math.max(0, Date.now() - Number(msg.timestampNanos / 1_000_000n)) / 1000);
-
-  // Claim: a cancel that arrived first wins, and so does another worker's final result.
-  const claimed = await ctx.store.update(job.id, (s) => (isTerminal(s.state) || s.cancel ? undefined : { ...s, state: 'running', attempt: s.attempt + 1, worker: ctx.worker }));
-  const runCancel = await ctx.store.runCancel(job.runId);
   if (claimed.value.state !== 'running' || claimed.value.worker !== ctx.worker || runCancel) {
-    if (!isTerminal(claimed.value.state)) {
-      const reason = claimed.value.cancel?.reason ?? runCancel?.reason ?? 'cancelled';
-      await ctx.store.finish(job.id, result(job, ctx, claimed.value.attempt || 1, 'cancelled', reason, 0, new Date()));
-    }
+    const reason = claimed.value.cancel?.reason ?? runCancel?.reason ?? 'cancelled';
+    await ctx.store.finish(job.id, result(job, ctx, claimed.value.attempt || 1, 'cancelled', reason, 0, new Date()));
     await ackSafely(msg);
     return;
   }
@@ -87,7 +91,8 @@ async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext
   const heartbeat = setInterval(() => msg.working(), Math.max(1000, ctx.ackWaitMs / 3));
   const timeout = setTimeout(() => stopWith({ kind: 'timeout' }), job.timeoutMs);
   const untrack = ctx.track(job, stopWith);
-  const watch = await ctx.store.watch(job.id, (s) => s.cancel && stopWith({ kind: 'cancel', reason: s.cancel.reason }));
+  // The state was just claimed: only later changes (a cancel) matter.
+  const watch = await ctx.store.watch(job.id, (s) => s.cancel && stopWith({ kind: 'cancel', reason: s.cancel.reason }), { initial: false });
   let lastProgress = '';
   const progress = (done: number, total: number) => {
     const text = `${done}/${total}`;
@@ -105,11 +110,11 @@ async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext
       const workspace = await ctx.cache.checkout(job.repository, job.commit, job.id);
       cacheHit = workspace.hit;
       ctx.metrics.cache.inc({ pool: job.pool, result: workspace.hit ? 'hit' : 'miss' });
-      log.write('forge', `checkout: ${workspace.hit ? 'commit already in the mirror' : 'fetched into the mirror'} (${formatDuration(Date.now() - started.getTime())})`);
+      log.write('forge', `checkout: ${workspace.hit ? 'commit already in the mirror' : 'fetched into the mirror'}, ${workspace.reused ? 'worktree reset' : 'new worktree'} (${formatDuration(Date.now() - started.getTime())})`);
       try {
         outcome = await HANDLERS[job.task.kind]({ job, dir: workspace.dir, log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
       } finally {
-        await workspace.remove().catch((e) => ctx.log.warn({ err: e, job: job.id }, 'worktree not removed'));
+        await workspace.release();
       }
     }
   } catch (e) {

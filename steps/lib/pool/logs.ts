@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { logLineSchema, type LogLine } from './job.ts';
 import { LOG_STREAM, logSubject } from './pools.ts';
@@ -136,6 +136,8 @@ export interface LogFollower {
 /** Replays a job's log from the start and follows it: `onLine` gets each line once, in order. */
 export async function followLog(nc: NatsConnection, jobId: string, onLine: (line: LogLine) => void): Promise<LogFollower> {
   const js = jetstream(nc);
+  // An ordered consumer lingers on the server for its inactive threshold once its dispatcher is
+  // gone (5 min by default): short here, or thousands of finished jobs hit the consumer limit.
   const consumer = await js.consumers.get(LOG_STREAM.stream, { filter_subjects: logSubject(jobId), deliver_policy: DeliverPolicy.All });
   const ends = new Set<number>();
   const waiters: (() => void)[] = [];
@@ -162,8 +164,12 @@ export async function followLog(nc: NatsConnection, jobId: string, onLine: (line
       }
     },
     async stop() {
+      // Closing leaves an ordered consumer on the server until its inactive threshold (5 min):
+      // delete it, or a busy pool runs into the server's consumer limit.
+      const name = await consumer.info(true).then((i) => i.name, () => undefined);
       await messages.close();
       await loop;
+      if (name) await jetstreamManager(nc).then((jsm) => jsm.consumers.delete(LOG_STREAM.stream, name)).catch(() => undefined);
     },
   };
 }

@@ -11,6 +11,10 @@ import { JOB_BUCKET, RESULT_BUCKET, RUN_BUCKET } from './pools.ts';
  * (`forge-results`). Every change is compare-and-set on the entry's revision, so a dispatcher
  * cancelling and a worker starting the same job cannot both win.
  */
+/** Core subjects on which writers announce a change (no payload: watchers read the bucket). */
+export const jobEvents = (jobId: string): string => `forge.events.job.${jobId}`;
+export const runEvents = (runId: string): string => `forge.events.run.${runId}`;
+
 export interface Versioned<T> {
   value: T;
   revision: number;
@@ -22,6 +26,7 @@ const decoder = new TextDecoder();
 
 export class JobStore {
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly jobs: KV,
     private readonly runs: KV,
     private readonly results: ObjectStore,
@@ -32,10 +37,13 @@ export class JobStore {
   static async open(nc: NatsConnection): Promise<JobStore> {
     const kvm = new Kvm(nc);
     try {
-      const [jobs, runs, results] = await Promise.all([kvm.open(JOB_BUCKET), kvm.open(RUN_BUCKET), new Objm(nc).open(RESULT_BUCKET)]);
+      // One existence check, then bind without asking again: a dispatcher opens the store once per
+      // job, and each question to the server is on its path.
+      await kvm.open(JOB_BUCKET);
+      const [jobs, runs, results] = await Promise.all([kvm.open(JOB_BUCKET, { bindOnly: true }), kvm.open(RUN_BUCKET, { bindOnly: true }), new Objm(nc).open(RESULT_BUCKET, false)]);
       // Headroom under the server's max_payload (1 MB by default) for the state around the result.
       const inlineLimit = Math.min(1024 * 1024, nc.info?.max_payload ?? 1024 * 1024) - 64 * 1024;
-      return new JobStore(jobs, runs, results, inlineLimit);
+      return new JobStore(nc, jobs, runs, results, inlineLimit);
     } catch (e) {
       throw new ForgeError('POOL_UNAVAILABLE', `the pool buckets (${JOB_BUCKET}, ${RUN_BUCKET}, ${RESULT_BUCKET}) are missing: start a worker or run \`forge worker --setup-only\` first (${(e as Error).message})`, [], { cause: e });
     }
@@ -51,6 +59,7 @@ export class JobStore {
   async create(state: JobState): Promise<{ created: boolean; state: Versioned<JobState> }> {
     try {
       const revision = await this.jobs.create(state.jobId, encoder.encode(JSON.stringify(state)));
+      this.notify(jobEvents(state.jobId));
       return { created: true, state: { value: state, revision } };
     } catch (e) {
       const existing = await this.get(state.jobId);
@@ -72,6 +81,7 @@ export class JobStore {
       next.updatedAt = new Date().toISOString();
       try {
         const revision = await this.jobs.update(jobId, encoder.encode(JSON.stringify(jobStateSchema.parse(next))), current.revision);
+        this.notify(jobEvents(jobId));
         return { value: next, revision };
       } catch (e) {
         const conflict = e instanceof JetStreamApiError ? e.code === WRONG_LAST_SEQUENCE : /wrong last sequence/i.test(String(e));
@@ -103,21 +113,52 @@ export class JobStore {
     return resultSchema.parse(JSON.parse(decoder.decode(blob)));
   }
 
-  /** Calls `onChange` with each new state of the job until `stop()`. */
-  async watch(jobId: string, onChange: (state: JobState) => void): Promise<{ stop(): void }> {
-    const it = await this.jobs.watch({ key: jobId });
-    void (async () => {
-      for await (const entry of it) {
-        if (entry.operation === 'PUT') onChange(jobStateSchema.parse(JSON.parse(decoder.decode(entry.value))));
+  /**
+   * Calls `onChange` with the job's state now and after each change, until `stop()`. Writers
+   * announce a change on a core subject (`forge.events.job.<id>`), which costs the server nothing
+   * per watcher — unlike a KV watch, a JetStream consumer each; core delivery is at most once, so a
+   * slow poll catches what a reconnect lost.
+   */
+  async watch(jobId: string, onChange: (state: JobState) => void, opts: { pollMs?: number; initial?: boolean } = {}): Promise<{ stop(): void }> {
+    let last = -1;
+    const check = async () => {
+      const current = await this.get(jobId).catch(() => undefined);
+      if (current && current.revision > last) {
+        last = current.revision;
+        onChange(current.value);
       }
-    })().catch(() => undefined);
-    return { stop: () => it.stop() };
+    };
+    return this.follow(jobEvents(jobId), check, opts.pollMs ?? 2_000, opts.initial ?? true);
+  }
+
+  private async follow(subject: string, check: () => Promise<void>, pollMs: number, initial = true): Promise<{ stop(): void }> {
+    let queued = Promise.resolve();
+    const run = () => (queued = queued.then(check)); // one check at a time, in order
+    const sub = this.nc.subscribe(subject, { callback: () => void run() });
+    const timer = setInterval(() => void run(), pollMs);
+    if (initial) await run();
+    else await this.nc.flush(); // the subscription is in place before anyone can announce
+    return {
+      stop: () => {
+        clearInterval(timer);
+        sub.unsubscribe();
+      },
+    };
+  }
+
+  private notify(subject: string): void {
+    try {
+      this.nc.publish(subject);
+    } catch {
+      // closed or reconnecting: the watchers' poll sees the change
+    }
   }
 
   /** Marks a run cancelled; the first cancel wins (it names the task that failed first). */
   async cancelRun(runId: string, cancel: RunCancel): Promise<RunCancel> {
     try {
       await this.runs.create(runId, encoder.encode(JSON.stringify(cancel)));
+      this.notify(runEvents(runId));
       return cancel;
     } catch {
       return (await this.runCancel(runId)) ?? cancel;
@@ -130,14 +171,27 @@ export class JobStore {
     return runCancelSchema.parse(JSON.parse(decoder.decode(entry.value)));
   }
 
-  /** Calls `onCancel` for every run (or the one run) cancelled from now on. */
-  async watchRuns(onCancel: (runId: string, cancel: RunCancel) => void, runId?: string): Promise<{ stop(): void }> {
-    const it = await this.runs.watch({ include: 'updates', ...(runId ? { key: runId } : {}) });
+  /** Calls `onCancel` for every run cancelled from now on (a worker: one KV watch for all runs). */
+  async watchRuns(onCancel: (runId: string, cancel: RunCancel) => void): Promise<{ stop(): void }> {
+    const it = await this.runs.watch({ include: 'updates' });
     void (async () => {
       for await (const entry of it) {
         if (entry.operation === 'PUT') onCancel(entry.key, runCancelSchema.parse(JSON.parse(decoder.decode(entry.value))));
       }
     })().catch(() => undefined);
     return { stop: () => it.stop() };
+  }
+
+  /** Calls `onCancel` once if the run is or becomes cancelled (a dispatcher: its own run only). */
+  async watchRun(runId: string, onCancel: (cancel: RunCancel) => void, pollMs = 2_000): Promise<{ stop(): void }> {
+    let seen = false;
+    return this.follow(runEvents(runId), async () => {
+      if (seen) return;
+      const cancel = await this.runCancel(runId).catch(() => undefined);
+      if (cancel) {
+        seen = true;
+        onCancel(cancel);
+      }
+    }, pollMs);
   }
 }
