@@ -5,7 +5,7 @@ import { isForgeError } from '../lib/errors.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { isTerminal, jobSchema, type Job, type JobResult, type JobState, type Outcome } from '../lib/pool/job.ts';
 import { LogPublisher } from '../lib/pool/logs.ts';
-import type { JobStore } from '../lib/pool/state.ts';
+import type { JobStore, Versioned } from '../lib/pool/state.ts';
 import type { ExecutionRecords } from '../lib/records/executions.ts';
 import type { GitCache } from './git-cache.ts';
 import { HANDLERS, NO_CHECKOUT, type HandlerOutcome } from './handlers.ts';
@@ -75,10 +75,11 @@ export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void>
     await ackSafely(msg);
     return;
   }
-  await execute(msg, job, claimed.value.attempt, ctx);
+  await execute(msg, job, claimed, ctx);
 }
 
-async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext): Promise<void> {
+async function execute(msg: JsMsg, job: Job, claimed: Versioned<JobState>, ctx: JobRunContext): Promise<void> {
+  const attempt = claimed.value.attempt;
   const started = new Date();
   const log = new LogPublisher(ctx.nc, job.id, attempt);
   const abort = new AbortController();
@@ -94,7 +95,9 @@ async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext
   // The state was just claimed: only later changes (a cancel) matter.
   const watch = await ctx.store.watch(job.id, (s) => s.cancel && stopWith({ kind: 'cancel', reason: s.cancel.reason }), { initial: false });
   let lastProgress = '';
+  let progressed = false;
   const progress = (done: number, total: number) => {
+    progressed = true;
     const text = `${done}/${total}`;
     if (text === lastProgress) return;
     lastProgress = text;
@@ -142,7 +145,8 @@ async function execute(msg: JsMsg, job: Job, attempt: number, ctx: JobRunContext
   await log.close();
   let final: JobResult = { ...result(job, ctx, attempt, status, message, status === 'succeeded' ? 0 : outcome.exitCode || 1, started), steps: outcome.steps, outputs: outcome.outputs, ...(cacheHit === undefined ? {} : { cacheHit }) };
   final = await recordExecution(ctx, job, final);
-  await ctx.store.finish(job.id, final);
+  // The claim's revision, unless progress moved it since (then finish reads it again).
+  await ctx.store.finish(job.id, final, progressed ? undefined : claimed);
   if (status === 'failed' || status === 'timed-out') {
     // Fail-fast: every worker stops this run's other jobs.
     await ctx.store.cancelRun(job.runId, { reason: `${job.taskId} ${status === 'failed' ? 'failed' : 'timed out'}`, taskId: job.taskId, at: new Date().toISOString() });

@@ -86,8 +86,9 @@ export class LogPublisher {
     return out;
   }
 
-  private async pump(): Promise<void> {
-    while (this.queue.length > 0) {
+  /** Publishes what is queued; with `end`, the last message carries the end mark (one message less). */
+  private async pump(end?: number): Promise<void> {
+    do {
       const batch: LogLine[] = [];
       let bytes = 0;
       while (this.queue.length > 0 && bytes < MAX_BATCH_BYTES) {
@@ -95,8 +96,9 @@ export class LogPublisher {
         bytes += line.line.length + 64;
         batch.push(line);
       }
-      await this.publish({ lines: batch });
-    }
+      const last = this.queue.length === 0 && end !== undefined;
+      if (batch.length > 0 || last) await this.publish({ lines: batch, ...(last ? { end } : {}) });
+    } while (this.queue.length > 0);
   }
 
   private async publish(batch: z.infer<typeof batchSchema>): Promise<void> {
@@ -120,8 +122,8 @@ export class LogPublisher {
     // Lines dropped after the last line that fitted are counted too, not lost without a word.
     this.pushDropped();
     const done = (async () => {
-      while (this.pumping || this.queue.length > 0) await (this.pumping ?? this.pump());
-      await this.publish({ lines: [], end: this.attempt });
+      while (this.pumping) await this.pumping;
+      await this.pump(this.attempt);
     })();
     await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   }

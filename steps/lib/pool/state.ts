@@ -72,9 +72,10 @@ export class JobStore {
    * Read-modify-write under compare-and-set: `change` returns the new state, or undefined to
    * leave it as it is. Retried when another writer got in between; returns what is stored after.
    */
-  async update(jobId: string, change: (current: JobState) => JobState | undefined): Promise<Versioned<JobState>> {
+  async update(jobId: string, change: (current: JobState) => JobState | undefined, known?: Versioned<JobState>): Promise<Versioned<JobState>> {
     for (let attempt = 0; ; attempt++) {
-      const current = await this.get(jobId);
+      // A writer that holds the latest revision (the worker after its claim) skips the read.
+      const current = attempt === 0 && known ? known : await this.get(jobId);
       if (!current) throw new ForgeError('JOB_INVALID', `job ${jobId} has no state in ${JOB_BUCKET}`);
       const next = change(current.value);
       if (!next) return current;
@@ -91,18 +92,18 @@ export class JobStore {
   }
 
   /** Stores a result on the state (inline or as an object) and sets the terminal state with it. */
-  async finish(jobId: string, result: JobResult): Promise<Versioned<JobState>> {
+  async finish(jobId: string, result: JobResult, known?: Versioned<JobState>): Promise<Versioned<JobState>> {
     const bytes = encoder.encode(JSON.stringify(resultSchema.parse(result)));
     let resultObject: JobState['resultObject'];
     if (bytes.length > this.inlineLimit) {
       await this.results.putBlob({ name: jobId }, bytes);
       resultObject = { name: jobId, bytes: bytes.length };
     }
-    return this.update(jobId, (s) => ({
-      ...s,
-      state: result.status,
-      ...(resultObject ? { resultObject, result: undefined } : { result, resultObject: undefined }),
-    }));
+    return this.update(
+      jobId,
+      (s) => ({ ...s, state: result.status, ...(resultObject ? { resultObject, result: undefined } : { result, resultObject: undefined }) }),
+      known,
+    );
   }
 
   async readResult(state: JobState): Promise<JobResult | undefined> {
@@ -136,8 +137,9 @@ export class JobStore {
     const run = () => (queued = queued.then(check)); // one check at a time, in order
     const sub = this.nc.subscribe(subject, { callback: () => void run() });
     const timer = setInterval(() => void run(), pollMs);
+    // Without the initial read, a change between the caller's last read and the subscription
+    // is seen by the first poll.
     if (initial) await run();
-    else await this.nc.flush(); // the subscription is in place before anyone can announce
     return {
       stop: () => {
         clearInterval(timer);
