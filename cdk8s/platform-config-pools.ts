@@ -56,6 +56,14 @@ export const poolsSchema = z
         storageClass: dnsLabel.optional(),
         /** A Secret (`ca.crt`, `tls.crt`, `tls.key`) to serve and verify TLS with; plain TCP inside the namespace without it. */
         tlsSecret: dnsLabel.optional(),
+        /**
+         * A Secret with one password per NATS user (keys `dispatch-<pool>` and `worker-<pool>` for
+         * each pool): the deployed server then admits only those users, each with the permissions
+         * of steps/lib/pool/permissions.ts — a pool's dispatchers queue on that pool only, its
+         * workers take that pool's jobs only. Without it, any pod the NetworkPolicy lets in may use
+         * every subject.
+         */
+        usersSecret: dnsLabel.optional(),
         /** Stream replicas: 1 on the deployed single server; 3 or 5 on a NATS cluster of your own (`deploy: false`). */
         replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
         /** Requests and limits of the deployed server. */

@@ -1,6 +1,8 @@
 import type { PlatformConfig } from '../cdk8s/platform-config.ts';
 import { NATS_CLIENT_LABEL, natsUrl } from '../cdk8s/platform-config-pools.ts';
 import { stepTemplate, type ITemplate, type StepInput, type StepOutput } from '../cdk8s/constructs/step-template.ts';
+import { basename, dirname } from 'node:path';
+import { dispatcherUser, NATS_PASSWORD_FILE } from '../steps/lib/pool/permissions.ts';
 import type { PoolName } from '../steps/lib/pool/pools.ts';
 
 /**
@@ -22,11 +24,19 @@ export interface DispatchTemplateProps {
 }
 
 export function dispatchTemplate(config: PlatformConfig, props: DispatchTemplateProps): ITemplate {
+  const usersSecret = config.pools.nats.usersSecret;
   return stepTemplate(config, {
     name: props.name,
     command: 'dispatch',
     inputs: props.inputs,
-    settings: { kind: props.kind, pool: props.pool, 'nats-url': natsUrl(config.pools, config.namespace) },
+    settings: {
+      kind: props.kind,
+      pool: props.pool,
+      'nats-url': natsUrl(config.pools, config.namespace),
+      ...(usersSecret ? { 'nats-user': dispatcherUser(props.pool), 'nats-password-file': NATS_PASSWORD_FILE } : {}),
+    },
+    // This pool's dispatcher password only (steps/lib/pool/permissions.ts: it may queue on this pool alone).
+    ...(usersSecret ? { mounts: [{ name: 'nats-password', mountPath: dirname(NATS_PASSWORD_FILE), secret: usersSecret, items: [{ key: dispatcherUser(props.pool), path: basename(NATS_PASSWORD_FILE) }] }] } : {}),
     env: { FORGE_RUN_ID: '{{workflow.uid}}' },
     outputs: props.outputs,
     ...(props.artifacts ? { artifacts: props.artifacts } : {}),

@@ -9,6 +9,7 @@ import { restrictedContainer } from '../constructs/security-context.ts';
 import { addTyped } from '../constructs/typed-object.ts';
 import { imageReference, type PlatformConfig } from '../platform-config.ts';
 import { NATS_CLIENT_LABEL, NATS_NAME } from '../platform-config-pools.ts';
+import { authorizationConf, natsUsers, passwordVariable } from '../../steps/lib/pool/permissions.ts';
 
 const NATS_UID = 1000;
 export const NATS_MONITOR_PORT = 8222;
@@ -23,6 +24,7 @@ export function natsConf(config: PlatformConfig): string {
     'jetstream {',
     '  store_dir: /data/jetstream',
     '}',
+    ...(nats.usersSecret ? [authorizationConf()] : []),
     ...(nats.tlsSecret ? ['tls {', '  cert_file: /etc/nats/tls/tls.crt', '  key_file: /etc/nats/tls/tls.key', '  ca_file: /etc/nats/tls/ca.crt', '}'] : []),
     '',
   ].join('\n');
@@ -76,7 +78,11 @@ export class NatsChart extends Chart {
                   image: imageReference(config.images.nats),
                   imagePullPolicy: config.imagePullPolicy,
                   args: ['--config', '/etc/nats/nats.conf'],
-                  env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+                  env: [
+                    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                    // nats.conf reads each user's password from the environment ($NATS_PASSWORD_…).
+                    ...(nats.usersSecret ? natsUsers().map((user) => ({ name: passwordVariable(user), valueFrom: { secretKeyRef: { name: nats.usersSecret!, key: user } } })) : []),
+                  ],
                   ports: [
                     { name: 'client', containerPort: 4222 },
                     { name: 'monitor', containerPort: NATS_MONITOR_PORT },

@@ -67,6 +67,22 @@ describe('worker pools chart', () => {
     expect(phaseTemplate(config).spec.templates![0]!.metadata!.labels![NATS_CLIENT_LABEL]).toBe('true');
   });
 
+  it('with a users Secret: NATS admits only the pool users, and each pod gets only its own password', () => {
+    const auth = parsePlatformConfig({ ...example, pools: { ...(example.pools as object), nats: { usersSecret: 'forge-nats-users' } } });
+    const nats = objects(new NatsChart(Testing.app(), 'nats', auth));
+    const conf = (find(nats, 'ConfigMap', 'forge-nats-config') as unknown as { data: Record<string, string> }).data['nats.conf']!;
+    expect(conf).toContain('{ user: "dispatch-ci", password: $NATS_PASSWORD_DISPATCH_CI, permissions: {"publish":{"allow":["pipeline.tasks.>"');
+    expect(conf).toContain('{ user: "worker-release", password: $NATS_PASSWORD_WORKER_RELEASE');
+    const serverEnv = find(nats, 'StatefulSet', 'forge-nats').spec.template.spec.containers[0].env;
+    expect(serverEnv).toContainEqual({ name: 'NATS_PASSWORD_WORKER_CI', valueFrom: { secretKeyRef: { name: 'forge-nats-users', key: 'worker-ci' } } });
+    const worker = find(objects(new WorkerPoolsChart(Testing.app(), 'p', auth)), 'StatefulSet', 'forge-worker-ci').spec.template.spec;
+    expect(worker.containers[0].env).toContainEqual({ name: 'FORGE_NATS_USER', value: 'worker-ci' });
+    expect(worker.volumes).toContainEqual({ name: 'nats-password', secret: { secretName: 'forge-nats-users', defaultMode: 0o440, items: [{ key: 'worker-ci', path: 'password' }] } });
+    const dispatcher = phaseTemplate(auth).spec.templates![0]!;
+    expect(dispatcher.container!.env).toContainEqual({ name: 'FORGE_NATS_USER', value: 'dispatch-ci' });
+    expect(dispatcher.volumes).toContainEqual({ name: 'nats-password', secret: { secretName: 'forge-nats-users', defaultMode: 0o440, items: [{ key: 'dispatch-ci', path: 'password' }] } });
+  });
+
   it('uses an existing NATS when told to: no server, the URL everywhere, KEDA reads its host', () => {
     const external = parsePlatformConfig({ ...example, pools: { nats: { deploy: false, url: 'nats://nats.infra.svc:4222' }, keda: { enabled: true } } });
     const list = objects(new WorkerPoolsChart(Testing.app(), 'pools', external));

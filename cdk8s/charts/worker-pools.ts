@@ -6,7 +6,9 @@ import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import { basename, dirname } from 'node:path';
 import { POOLS, type PoolName } from '../../steps/lib/pool/pools.ts';
+import { NATS_PASSWORD_FILE, workerUser } from '../../steps/lib/pool/permissions.ts';
 import { envName } from '../../steps/lib/contract.ts';
 import { standardLabels } from '../constructs/labels.ts';
 import { restrictedContainer } from '../constructs/security-context.ts';
@@ -59,7 +61,9 @@ export class WorkerPoolsChart extends Chart {
       'metrics-port': String(METRICS_PORT),
       replicas: String(config.pools.nats.replicas),
       ...(config.pools.nats.tlsSecret ? { 'nats-ca-file': '/etc/nats/tls/ca.crt' } : {}),
+      ...(config.pools.nats.usersSecret ? { 'nats-user': workerUser(pool), 'nats-password-file': NATS_PASSWORD_FILE } : {}),
     };
+    const usersSecret = config.pools.nats.usersSecret;
     addTyped(this, new ServiceAccount({ metadata: { name, namespace: ns, labels }, automountServiceAccountToken: false }));
     addTyped(this, new Service({ metadata: { name, namespace: ns, labels }, spec: { clusterIP: 'None', selector, ports: [{ name: 'metrics', port: METRICS_PORT, targetPort: 'metrics' }] } }));
     addTyped(
@@ -99,6 +103,7 @@ export class WorkerPoolsChart extends Chart {
                     { name: 'tmp', mountPath: '/tmp' },
                     ...settings.secrets.map((s) => ({ name: `secret-${s}`, mountPath: `${SECRETS_DIR}/${ns}/${s}`, readOnly: true })),
                     ...(config.pools.nats.tlsSecret ? [{ name: 'nats-tls', mountPath: '/etc/nats/tls', readOnly: true }] : []),
+                    ...(usersSecret ? [{ name: 'nats-password', mountPath: dirname(NATS_PASSWORD_FILE), readOnly: true }] : []),
                   ],
                 },
               ],
@@ -106,6 +111,8 @@ export class WorkerPoolsChart extends Chart {
                 { name: 'tmp', emptyDir: { sizeLimit: '10Gi' } },
                 ...settings.secrets.map((s) => ({ name: `secret-${s}`, secret: { secretName: s, defaultMode: 0o440 } })),
                 ...(config.pools.nats.tlsSecret ? [{ name: 'nats-tls', secret: { secretName: config.pools.nats.tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
+                // Only this pool's worker password, nothing else of the users' Secret.
+                ...(usersSecret ? [{ name: 'nats-password', secret: { secretName: usersSecret, defaultMode: 0o440, items: [{ key: workerUser(pool), path: basename(NATS_PASSWORD_FILE) }] } }] : []),
               ],
             },
           },

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,8 @@ export interface NatsServer {
   /** HTTP monitoring endpoint (`/jsz`, what KEDA's scaler reads). */
   monitorUrl: string;
   pid(): number;
+  /** The server's log (permission violations are logged here). */
+  logFile: string;
   /** Stops the server and starts it again on the same port and JetStream store (a restart). */
   restart(): Promise<void>;
   /** Stops the server for good and removes its store. */
@@ -27,17 +29,19 @@ export interface NatsServer {
  * a temporary directory: the broker of the tests, the demo and `forge run`. A server that does
  * not accept connections within `timeoutMs` is killed and reported with its log.
  */
-export async function startNats(opts: { timeoutMs?: number } = {}): Promise<NatsServer> {
+export async function startNats(opts: { timeoutMs?: number; /** More nats.conf (an `authorization` block, say). */ conf?: string; env?: Record<string, string> } = {}): Promise<NatsServer> {
   const binary = toolPath('nats-server');
   const dir = await mkdtemp(join(tmpdir(), 'forge-nats-'));
   const port = await freePort();
   const monitor = await freePort();
   const logFile = join(dir, 'nats.log');
+  const confFile = join(dir, 'nats.conf');
+  await writeFile(confFile, opts.conf ?? '');
   let child: ChildProcess | undefined;
 
   const start = async () => {
     const log = createWriteStream(logFile, { flags: 'a' });
-    child = spawn(binary, ['--jetstream', '--store_dir', join(dir, 'store'), '--addr', '127.0.0.1', '--port', String(port), '--http_port', String(monitor), '--server_name', 'forge-test'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(binary, ['--config', confFile, '--jetstream', '--store_dir', join(dir, 'store'), '--addr', '127.0.0.1', '--port', String(port), '--http_port', String(monitor), '--server_name', 'forge-test'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
@@ -65,6 +69,7 @@ export async function startNats(opts: { timeoutMs?: number } = {}): Promise<Nats
     port,
     monitorUrl: `http://127.0.0.1:${monitor}`,
     pid: () => child?.pid ?? 0,
+    logFile,
     start,
     kill,
     async restart() {

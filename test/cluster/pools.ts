@@ -6,9 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { natsUsers } from '../../steps/lib/pool/permissions.ts';
 import { kubectl, localCluster, synthesizeAndApply, type E2eEnv } from './e2e-env.ts';
 
 const STORAGE_CLASS = 'forge-e2e-local';
+const USERS_SECRET = 'forge-nats-users';
 const small = { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '1Gi' } };
 
 export function natsImage(): string {
@@ -54,6 +57,9 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
   const at = image.lastIndexOf(':');
   const ciReplicas = opts.ciReplicas ?? 2;
   await createVolumes(env, 2 + ciReplicas + 2);
+  // One password per pool user: NATS admits only them, each with its own permissions.
+  const passwords = Object.fromEntries(natsUsers().map((u) => [u, randomBytes(18).toString('base64url')]));
+  await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: USERS_SECRET, namespace: env.namespace }, stringData: passwords }));
   const pool = (replicas: number) => ({ minReplicas: replicas, maxReplicas: Math.max(1, replicas), slots: 3, cacheSize: '1Gi', storageClass: STORAGE_CLASS, resources: small, terminationGracePeriodSeconds: opts.grace ?? 20 });
   await synthesizeAndApply(env, tmp, {
     template: ['forge-phase', 'forge-pipeline'],
@@ -65,7 +71,7 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
       delete config.promotion;
       config.pools = {
         // No DNS for pods on the local cluster: a fixed Service address instead of its name.
-        nats: { deploy: true, clusterIP: process.env.FORGE_E2E_NATS_IP || '10.96.42.42', storage: '1Gi', storageClass: STORAGE_CLASS, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
+        nats: { deploy: true, usersSecret: USERS_SECRET, clusterIP: process.env.FORGE_E2E_NATS_IP || '10.96.42.42', storage: '1Gi', storageClass: STORAGE_CLASS, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
         // No KEDA on this cluster's default install: the scaling proof applies its own objects.
         keda: { enabled: false },
         discovery: pool(1),
@@ -84,6 +90,7 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
 export async function removePools(env: E2eEnv): Promise<void> {
   await kubectl(env, ['-n', env.namespace, 'delete', 'statefulset', 'forge-nats', 'forge-worker-discovery', 'forge-worker-ci', 'forge-worker-artifact', 'forge-worker-release', '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(() => undefined);
   await kubectl(env, ['-n', env.namespace, 'delete', 'service,networkpolicy,poddisruptionbudget,configmap', '-l', 'app.kubernetes.io/part-of=forge-workflows', '--ignore-not-found']).catch(() => undefined);
+  await kubectl(env, ['-n', env.namespace, 'delete', 'secret', USERS_SECRET, '--ignore-not-found']).catch(() => undefined);
   await kubectl(env, ['-n', env.namespace, 'delete', 'pvc', '--all', '--ignore-not-found', '--wait=true', '--timeout=60s']).catch(() => undefined);
   await kubectl(env, ['delete', 'pv', '-l', `forge-e2e=${env.namespace}`, '--ignore-not-found', '--wait=true', '--timeout=60s']).catch(() => undefined);
   fs.rmSync(pvRoot(env), { recursive: true, force: true });
