@@ -6,7 +6,7 @@ import { execa } from 'execa';
  * A bare repository with a long history, written in one `git fast-import` stream: the first
  * commit adds `files` files, each later commit changes one of them. Returns the commit SHAs.
  */
-export async function generatedHistory(dir: string, opts: { commits: number; files: number }): Promise<{ bare: string; commits: string[] }> {
+export async function generatedHistory(dir: string, opts: { commits: number; files: number; /** Added by the first commit too (a forge configuration, say). */ extra?: Record<string, string> }): Promise<{ bare: string; commits: string[] }> {
   const bare = join(dir, 'history.git');
   await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', bare]);
   const child = spawn('git', ['-C', bare, 'fast-import', '--quiet'], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -21,6 +21,7 @@ export async function generatedHistory(dir: string, opts: { commits: number; fil
     if (c > 0) body += `from :${c}\n`;
     if (c === 0) {
       for (let f = 0; f < opts.files; f++) body += `M 100644 inline src/dir-${f % 50}/file-${f}.txt\n${blob(`file ${f}\n`.repeat(20))}`;
+      for (const [path, content] of Object.entries(opts.extra ?? {})) body += `M 100644 inline ${path}\n${blob(content)}`;
     } else {
       const f = c % opts.files;
       body += `M 100644 inline src/dir-${f % 50}/file-${f}.txt\n${blob(`file ${f} version ${c}\n`.repeat(20))}`;

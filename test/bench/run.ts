@@ -4,12 +4,15 @@
  */
 import { benchDiscovery } from './discovery.ts';
 import { benchPool } from './pool.ts';
+import { benchPoolCluster } from './pool-cluster.ts';
 import { benchPromote } from './promote.ts';
 
 const suites: Record<string, (log: (line: string) => void) => Promise<string>> = {
   discovery: benchDiscovery,
   promote: benchPromote,
   pool: benchPool,
+  // Needs the running test cluster (npm run cluster:up); not part of the default run.
+  'pool-cluster': benchPoolCluster,
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -19,7 +22,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const summaries: string[] = [];
-for (const name of asked.length > 0 ? asked : Object.keys(suites)) {
+for (const name of asked.length > 0 ? asked : Object.keys(suites).filter((s) => s !== 'pool-cluster')) {
   process.stdout.write(`# ${name}\n`);
   summaries.push(await suites[name]!((line) => process.stdout.write(`  ${line}\n`)));
 }
