@@ -1,10 +1,10 @@
 /**
- * `npm run build`: bundles the step tools into one ESM file for the step image
- * (dist/bundles/forge.mjs) next to what it reads at run time: the CUE schema (forge.cue), the
+ * `npm run build`: bundles the step tools for the step image (dist/bundles/forge.mjs, and one
+ * chunk per command beside it) next to what it reads at run time: the CUE schema (forge.cue), the
  * records' migrations and PGlite's WebAssembly.
  * The image runs `forge <command>` with FORGE_CUE_SCHEMA pointing at the schema.
  */
-import { copyFile, cp, mkdir, stat } from 'node:fs/promises';
+import { copyFile, cp, mkdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +14,17 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/bundles`;
 
 export async function bundle(): Promise<{ file: string; bytes: number }> {
+  await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
   await build({
-    entryPoints: [`${root}steps/cli.ts`],
-    outfile: `${outdir}/forge.mjs`,
+    entryPoints: { forge: `${root}steps/cli.ts` },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    // One chunk per command (steps/cli.ts imports each lazily): a dispatcher pod parses the
+    // dispatcher and NATS, not PGlite, cosign's wrappers and the rest.
+    splitting: true,
+    // Beside forge.mjs: the tools find forge.cue, the migrations and PGlite's files next to their module.
+    chunkNames: '[name]-[hash]',
     bundle: true,
     platform: 'node',
     target: 'node20',
