@@ -97,6 +97,17 @@ describe('forge-pipeline on hot pools', () => {
     fs.writeFileSync(path.join(os.tmpdir(), 'forge-e2e-pipeline-logs.txt'), logs); // for the closing note
   });
 
+  it('forge-phase runs one task on its own, from the task JSON (as the UI submits it)', async () => {
+    const task = JSON.stringify({ id: 'build-api', phase: 'build', project: 'api', path: 'services/api', timeout: '15m' });
+    const r = await argo(env, ['submit', '--from', 'workflowtemplate/forge-phase', '--wait', '-o', 'name', '-p', `repo-url=${repos.monorepo!.url}`, '-p', `commit=${repos.monorepo!.commit}`, '-p', `task=${task}`]);
+    const name = submittedName(r);
+    const wf = await getWorkflow(env, name);
+    const logs = (await argo(env, ['logs', name, '--no-color'])).stdout;
+    expect(wf.status.phase, logs).toBe('Succeeded');
+    expect(logs).toMatch(/forge\s+\| api: phase build, 2 step\(s\): bundle \(stage 0\), manifest \(stage 1\)/);
+    expect(logs).toMatch(/dispatch\s+\| succeeded: api \(build\): 2 step\(s\) succeeded/);
+  });
+
   it('fails fast: a failing task in group 2 cancels its running sibling and group 3 never starts', async () => {
     const name = submittedName(await submit('failing', ['--wait']));
     const wf = await getWorkflow(env, name);
