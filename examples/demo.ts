@@ -6,7 +6,9 @@
  *   2. publish examples/monorepo as a commit of a local bare repository
  *   3. run discovery exactly as the forge-discovery step does (URL + commit + branch), writing
  *      the Argo output files, and print what each phase-group slot will run
- *   4. verify-and-promote an api-server image: two local registries (incoming, trusted), cosign
+ *   4. run the phase groups on local hot pools: nats-server, two ci workers, a dispatcher per task
+ *      (examples/pool-demo.ts)
+ *   5. verify-and-promote an api-server image: two local registries (incoming, trusted), cosign
  *      keys made here, a one-layer image built with crane and signed, its scan report signed by a
  *      local scanner key as a vulnerability attestation, then promoted, attested and recorded
  *      (embedded PGlite); then an unsigned image, refused
@@ -29,6 +31,7 @@ import { promote, type PromoteConfig, type StepReport } from '../steps/promote/p
 import { buildImage } from '../steps/local/images.ts';
 import { startRegistry } from '../steps/local/registry.ts';
 import { attestScan, trivyReport } from '../steps/local/scan-attestation.ts';
+import { poolDemo } from './pool-demo.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (s: string) => process.stdout.write(`\n\x1b[1m▶ ${s}\x1b[0m\n`);
@@ -121,6 +124,8 @@ async function main(): Promise<void> {
     say('Same commit on tag api/v1.0.0: only the api project releases');
     const tagged = await discover({ source: url, commit, tag: 'api/v1.0.0' });
     process.stdout.write(`release projects: ${JSON.stringify(tagged.output.releaseProjects)}\n`);
+
+    await poolDemo(work, url, result.output, say);
 
     await promoteDemo(work, commit);
   } finally {
