@@ -104,6 +104,8 @@ describe('parseTrivyReport reads what Trivy omits as empty', () => {
     const { CVSS: _, ...read } = v;
     expect(r.Results).toStrictEqual([{ Target: 'a (debian)', Class: 'os-pkgs', Type: 'debian', Vulnerabilities: [read] }]);
     expect(r).not.toHaveProperty('CreatedAt');
+    const m = parseTrivyReport(image({ Metadata: { ImageID: 'sha256:2', RepoTags: ['app:1'], Size: 20971520, DiffIDs: [] } }), 'r.json').Metadata;
+    expect(m).toStrictEqual({ ImageID: 'sha256:2', RepoDigests: [], RepoTags: ['app:1'], Size: 20971520 });
   });
 
   it('reads severities in any case and anything else (or nothing) as UNKNOWN', () => {
