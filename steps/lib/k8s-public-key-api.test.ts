@@ -32,7 +32,8 @@ describe.skipIf(!kubeApiServerAvailable)(`verification keys read through the Kub
     await api.createNamespacedSecret({ namespace, body: { metadata: { name: 'developers' }, data: { 'cosign.pub': b64(pub) } } });
     await api.createNamespacedSecret({ namespace, body: { metadata: { name: 'generated' }, data: { 'cosign.key': b64(priv), 'cosign.password': b64(''), 'cosign.pub': b64(pub) } } });
     await api.createNamespacedSecret({ namespace, body: { metadata: { name: 'empty' } } });
-    await api.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'developers' }, data: { 'cosign.pub': pub, README: 'rotated 2026-01' } } });
+    // Only a ConfigMap by this name: read as a Secret it would not be found.
+    await api.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'published' }, data: { 'cosign.pub': pub, README: 'rotated 2026-01' } } });
     await api.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'empty' } } });
   }, 120_000);
   afterAll(async () => {
@@ -45,7 +46,7 @@ describe.skipIf(!kubeApiServerAvailable)(`verification keys read through the Kub
 
   it('returns cosign.pub of a public-key-only Secret (decoded) or ConfigMap', async () => {
     expect(await read('Secret', 'k8s://keys/developers')).toBe(pub);
-    expect(await read('ConfigMap', 'k8s://keys/developers')).toBe(pub);
+    expect(await read('ConfigMap', 'k8s://keys/published')).toBe(pub);
   });
 
   it('refuses the Secret `cosign generate-key-pair k8s://…` fills, and objects without data', async () => {
@@ -59,8 +60,8 @@ describe.skipIf(!kubeApiServerAvailable)(`verification keys read through the Kub
       const missing = await failure(read(kind, 'k8s://keys/nobody'));
       expect([missing.code, missing.message, missing.details]).toEqual(['INVALID_CONFIG', `cannot read the verification key ${kind} keys/nobody: it does not exist`, []]);
       expect((missing.cause as { code?: number }).code).toBe(404);
-      const forbidden = await failure(read(kind, 'k8s://keys/developers', server.kubeConfig('reader')));
-      expect(forbidden.message).toBe(`cannot read the verification key ${kind} keys/developers: this pod's account may not read it (see the signature verifier's Role)`);
+      const forbidden = await failure(read(kind, 'k8s://keys/published', server.kubeConfig('reader')));
+      expect(forbidden.message).toBe(`cannot read the verification key ${kind} keys/published: this pod's account may not read it (see the signature verifier's Role)`);
     }
   });
 
@@ -78,6 +79,6 @@ describe.skipIf(!kubeApiServerAvailable)(`verification keys read through the Kub
     const file = join(work, 'kubeconfig');
     await writeFile(file, server.kubeConfig('admin').exportConfig());
     vi.stubEnv('KUBECONFIG', file);
-    expect(await readKubernetesPublicKey(parseK8sRef('ConfigMap', 'k8s://keys/developers'))).toBe(pub);
+    expect(await readKubernetesPublicKey(parseK8sRef('ConfigMap', 'k8s://keys/published'))).toBe(pub);
   });
 });
