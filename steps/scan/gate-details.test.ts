@@ -25,7 +25,7 @@ describe('isUnfixed', () => {
     [{ FixedVersion: '1.2' }, false],
     [{}, true],
   ])('%j → %s', (v, unfixed) => {
-    expect(isUnfixed(v)).toBe(unfixed);
+    expect(isUnfixed({ Status: undefined, FixedVersion: undefined, ...v })).toBe(unfixed);
   });
 });
 
