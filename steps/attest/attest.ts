@@ -43,7 +43,7 @@ export async function attestPromotion(
   const attestationTag = `${repository}:${signatureTag(digest, 'att')}`;
   // Without an .att tag there is nothing earlier to find (one registry read instead of a cosign run).
   if (await exists(attestationTag)) {
-    const earlier = await locate(trustedReference, attestationTag, verifier, [(p) => samePromotion(p, predicate)], false);
+    const earlier = await locate(trustedReference, repository, attestationTag, verifier, [(p) => samePromotion(p, predicate)], false);
     if (earlier) return { attestationDigest: earlier.digest, created: false };
   }
   const dir = await mkdtemp(join(tmpdir(), 'forge-attest-'));
@@ -56,7 +56,7 @@ export async function attestPromotion(
   }
   // Ours, or else — if something outside the per-image lock replaced the `.att` manifest after
   // reading it (a registry tag has no compare-and-swap) — the equivalent one by the same key.
-  const found = await locate(trustedReference, attestationTag, verifier, [(p) => sameRun(p, predicate), (p) => samePromotion(p, predicate)], true);
+  const found = await locate(trustedReference, repository, attestationTag, verifier, [(p) => sameRun(p, predicate), (p) => samePromotion(p, predicate)], true);
   if (found) return { attestationDigest: found.digest, created: found.choice === 0 };
   throw new ForgeError('ATTESTATION_FAILED', `the promotion attestation of ${trustedReference} did not verify after signing`);
 }
@@ -70,8 +70,14 @@ type Wanted = (p: Partial<PromotionPredicate> | undefined) => boolean;
  * layer whose envelope carries a wanted payload is the attestation. If the manifest changed in
  * between (another attestation was added), both are read again.
  */
-async function locate(reference: string, attestationTag: string, verifier: VerifyOptions, wanted: Wanted[], justSigned: boolean): Promise<{ digest: string; choice: number } | undefined> {
-  const repository = attestationTag.slice(0, attestationTag.lastIndexOf(':'));
+async function locate(
+  reference: string,
+  repository: string,
+  attestationTag: string,
+  verifier: VerifyOptions,
+  wanted: Wanted[],
+  justSigned: boolean,
+): Promise<{ digest: string; choice: number } | undefined> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const [verified, { manifest }] = await Promise.all([verifiedOrNone(reference, verifier, justSigned), manifestOf(attestationTag).catch(() => ({ manifest: {} as Manifest }))]);
     // payload → the first of `wanted` that accepts it
@@ -82,9 +88,9 @@ async function locate(reference: string, attestationTag: string, verifier: Verif
     }
     if (choices.size === 0) return undefined;
     const layers = (manifest.layers ?? []).filter((l) => l.mediaType === DSSE_ENVELOPE);
-    const envelopes = await Promise.all(layers.map(async (l) => ({ digest: l.digest, payload: (JSON.parse(await blobOf(`${repository}@${l.digest}`)) as { payload?: string }).payload })));
+    const envelopes = await Promise.all(layers.map(async (l) => ({ digest: l.digest, payload: (JSON.parse(await blobOf(`${repository}@${l.digest}`)) as { payload: string }).payload })));
     const found = envelopes
-      .flatMap((e) => (e.payload !== undefined && choices.has(e.payload) ? [{ digest: e.digest, choice: choices.get(e.payload)! }] : []))
+      .flatMap((e) => (choices.has(e.payload) ? [{ digest: e.digest, choice: choices.get(e.payload)! }] : []))
       .sort((x, y) => x.choice - y.choice)[0];
     if (found) return found;
   }

@@ -5,6 +5,7 @@ import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
 import { signatureTag } from '../lib/cosign.ts';
 import { digestOf, exists } from '../lib/crane.ts';
 import { ForgeError } from '../lib/errors.ts';
+import { failure } from '../../test/helpers/forge-error.ts';
 import { promoteDigest } from './copy.ts';
 
 /** The copy step against two real registries; .sig/.att stand-ins are real manifests under cosign's tags. */
@@ -89,12 +90,58 @@ describe('copy: the exact digest, with its .sig/.att tags', () => {
         `copying ${c.source}@${c.digest} to ${target} failed: Error response from registry: unknown: injected fault. ` +
           'No manifest without its blobs was written (each manifest goes last); run the promotion again to complete it',
       );
+      expect(f.details).toEqual([]);
       expect(f.cause).toBeInstanceOf(Error);
       expect(proxy.failures).toBeGreaterThan(0);
       expect(await exists(`${c.target}@${c.digest}`)).toBe(false);
       // The rerun, once the registry is well, completes it.
       proxy.broken = false;
       expect(await promoteDigest(c.source, c.digest, target)).toEqual({ reference: `${target}@${c.digest}`, tags: [c.sig], copied: true });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('a signature tag that fails to copy fails the step, and the rerun copies it', async () => {
+    const c = await candidate();
+    const sig = await buildImage(`${c.source}:${c.sig}`);
+    const proxy = await startFaultProxy(trusted.url, (req) => req.method === 'PUT' && (req.url ?? '').endsWith(`/manifests/${c.sig}`));
+    try {
+      const target = `${proxy.host}/forge/${c.source.slice(incoming.host.length + 1)}`;
+      const e = await failure(promoteDigest(c.source, c.digest, target));
+      expect(e.toJSON()).toEqual({
+        code: 'COPY_FAILED',
+        message: `copying ${c.source}@${c.digest} to ${target} failed: Error response from registry: unknown: injected fault. No manifest without its blobs was written (each manifest goes last); run the promotion again to complete it`,
+        details: [],
+      });
+      expect(proxy.failures).toBeGreaterThan(0);
+      expect(await exists(`${target}:${c.sig}`)).toBe(false);
+      proxy.broken = false;
+      // The image itself was copied the first time; the rerun adds the signature.
+      expect(await promoteDigest(c.source, c.digest, target)).toEqual({ reference: `${target}@${c.digest}`, tags: [c.sig], copied: false });
+      expect(await digestOf(`${target}:${c.sig}`)).toBe(sig);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('checks the digest in the trusted registry after copying, not only that the copy exited 0', async () => {
+    const c = await candidate();
+    // The registry takes the manifest and confirms it to oras, then no longer serves it to the
+    // check that follows (crane, by its user agent): a registry losing writes.
+    let written = false;
+    const proxy = await startFaultProxy(trusted.url, (req) => {
+      const manifest = (req.url ?? '').endsWith(`/manifests/${c.digest}`);
+      if (manifest && req.method === 'PUT') written = true;
+      return manifest && written && /go-containerregistry/.test(req.headers['user-agent'] ?? '');
+    });
+    try {
+      const target = `${proxy.host}/forge/${c.source.slice(incoming.host.length + 1)}`;
+      expect((await failure(promoteDigest(c.source, c.digest, target))).toJSON()).toEqual({
+        code: 'COPY_FAILED',
+        message: `after copying, ${target}@${c.digest} resolves to nothing: the trusted registry does not hold the promoted digest`,
+        details: [],
+      });
     } finally {
       await proxy.stop();
     }

@@ -33,7 +33,8 @@ export async function promoteDigest(sourceRepository: string, digest: string, ta
   const failed = copies.find((c): c is PromiseRejectedResult => c.status === 'rejected');
   if (failed) {
     const e: unknown = failed.reason;
-    const reason = e instanceof Error ? e.message.replace(/^.*failed \(exit \d+\): /s, '') : String(e);
+    // Both copies reject only with the tools' errors: `<tool> <args> failed (exit n): <reason>`.
+    const reason = (e as Error).message.replace(/.*failed \(exit \d+\): /s, '');
     throw new ForgeError(
       'COPY_FAILED',
       `copying ${source} to ${targetRepository} failed: ${reason}. No manifest without its blobs was written (each manifest goes last); run the promotion again to complete it`,
@@ -53,18 +54,17 @@ export async function promoteDigest(sourceRepository: string, digest: string, ta
  * The `.sig`/`.att` tags of the digest, each pinned to the manifest digest it names when read
  * and copied by that digest, and only where the trusted registry has no such tag yet: incoming
  * content never replaces or removes a signature or attestation already trusted (the promotion
- * attestation lives in the trusted `.att`). The trusted tags are read again right before each
- * write. Callers hold the per-image promotion lock, so no attestation is written in between.
+ * attestation lives in the trusted `.att`). The trusted tags are read right before the writes,
+ * after the source tags are pinned. Callers hold the per-image promotion lock, so no attestation
+ * is written in between.
  */
 async function copySignatureTags(sourceRepository: string, digest: string, targetRepository: string): Promise<string[]> {
-  const [sourceTags, targetTags] = await Promise.all([tagsOf(sourceRepository), tagsOf(targetRepository)]);
+  const sourceTags = await tagsOf(sourceRepository);
   const wanted = (['sig', 'att'] as const).map((kind) => signatureTag(digest, kind)).filter((tag) => sourceTags.includes(tag));
-  const missing = wanted.filter((tag) => !targetTags.includes(tag));
-  if (missing.length === 0) return [];
-  const pinned = await Promise.all(missing.map(async (tag) => ({ tag, digest: await digestOf(`${sourceRepository}:${tag}`) })));
-  const stillMissing = new Set(await tagsOf(targetRepository).then((now) => missing.filter((tag) => !now.includes(tag))));
+  const pinned = await Promise.all(wanted.map(async (tag) => ({ tag, digest: await digestOf(`${sourceRepository}:${tag}`) })));
+  const targetTags = await tagsOf(targetRepository);
   const copies = await Promise.allSettled(
-    pinned.filter((t) => stillMissing.has(t.tag)).map(async (t) => {
+    pinned.filter((t) => !targetTags.includes(t.tag)).map(async (t) => {
       await orasCopy(`${sourceRepository}@${t.digest}`, `${targetRepository}:${t.tag}`);
       return t.tag;
     }),

@@ -41,4 +41,32 @@ describe('verification keys kept in the cluster are public only', () => {
     }
     expect(parseK8sRef('ConfigMap', 'k8s://keys/cosign.developers').name).toBe('cosign.developers');
   });
+
+  it('refuses with INVALID_CONFIG and the exact instructions', () => {
+    const error = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e as { code: string; message: string };
+      }
+      throw new Error('expected a refusal');
+    };
+    expect(error(() => publicKeyFromData(configMap, { 'cosign.pub': pub, 'signing.pem': priv }))).toEqual(
+      expect.objectContaining({
+        code: 'INVALID_CONFIG',
+        message:
+          'ConfigMap keys/cosign-developers holds private key material (signing.pem): a verification key must be public only, or every pod that may read it could sign. ' +
+          'Keep the signing key elsewhere and create a public-key-only object: kubectl -n keys create configmap cosign-developers --from-file=cosign.pub=cosign.pub',
+      }),
+    );
+    expect(error(() => publicKeyFromData(secret, { 'key.pub': pub, 'README': 'x' }))).toEqual(expect.objectContaining({ code: 'INVALID_CONFIG', message: 'Secret keys/cosign-developers has no cosign.pub entry (entries: key.pub, README)' }));
+    expect(error(() => publicKeyFromData(secret, { 'cosign.pub': 'x' })).code).toBe('INVALID_CONFIG');
+    expect(error(() => parseK8sRef('Secret', 'k8s://keys')).code).toBe('INVALID_CONFIG');
+  });
+
+  it('takes URIs up to 512 characters', () => {
+    const uri = (length: number) => `k8s://keys/${'a'.repeat(length - 'k8s://keys/'.length)}`;
+    expect(parseK8sRef('Secret', uri(512)).name).toHaveLength(501);
+    expect(() => parseK8sRef('Secret', uri(513))).toThrow(/is not k8s:\/\/<namespace>\/<name>/);
+  });
 });

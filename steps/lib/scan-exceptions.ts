@@ -11,7 +11,7 @@
  * A bare list of entries is accepted too.
  */
 import { readInputFile } from './input-file.ts';
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isNode, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ForgeError, type ForgeErrorDetail } from './errors.ts';
 
@@ -52,7 +52,7 @@ export const exceptionSchema = z.strictObject(
       .min(1, 'reason is empty: say why the vulnerability is accepted'),
     expires: z.preprocess(
       // YAML 1.1 readers turn 2026-03-31 into a timestamp; keep the date as written.
-      (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().replace(/T00:00:00\.000Z$/, '') : v),
+      (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().replace('T00:00:00.000Z', '') : v),
       z
         .string(required('expires', 'give the date (YYYY-MM-DD) after which the exception must be renewed'))
         .trim()
@@ -86,12 +86,13 @@ export function validateExceptions(entries: unknown, file?: string): ScanExcepti
 
 function exceptionsError(issues: z.core.$ZodIssue[], raw: unknown, file?: string, locate?: (path: PropertyKey[]) => { line: number; column: number } | undefined): ForgeError {
   const details: ForgeErrorDetail[] = issues.map((i) => {
-    const index = i.path[0] === 'exceptions' && typeof i.path[1] === 'number' ? i.path[1] : undefined;
+    // `exceptions` is the only list, so a second path element is always an entry's index.
+    const index = i.path[1] as number | undefined;
     const entry = index !== undefined ? (raw as { exceptions: unknown[] }).exceptions[index] : undefined;
-    const id = typeof entry === 'object' && entry !== null && typeof (entry as { id?: unknown }).id === 'string' ? (entry as { id: string }).id : undefined;
-    const where = index !== undefined ? `entry ${index}${id ? ` (${id})` : ''}: ` : '';
-    // An unknown key is reported on its entry; point at the key itself.
-    const pos = locate?.(i.code === 'unrecognized_keys' && i.keys[0] !== undefined ? [...i.path, i.keys[0]] : i.path);
+    const id = (entry as { id?: unknown } | null | undefined)?.id;
+    const where = index !== undefined ? `entry ${index}${typeof id === 'string' && id ? ` (${id})` : ''}: ` : '';
+    // An unknown key is reported on its entry; point at the (first) key itself.
+    const pos = locate?.(i.code === 'unrecognized_keys' ? [...i.path, ...i.keys.slice(0, 1)] : i.path);
     return { ...(file ? { file } : {}), ...(pos ?? {}), field: fieldOf(i.path), message: `${where}${i.message}` };
   });
   const n = new Set(details.map((d) => d.field)).size;
@@ -108,7 +109,7 @@ export function parseExceptions(text: string, file: string): ScanException[] {
       `${file} is not valid YAML or JSON`,
       doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, message: e.message.split('\n')[0] ?? e.message };
+        return { file, line: pos.line, column: pos.col, message: e.message };
       }),
     );
   }
@@ -119,16 +120,14 @@ export function parseExceptions(text: string, file: string): ScanException[] {
   const parsed = fileSchema.safeParse(raw);
   if (parsed.success) return parsed.data.exceptions;
   const locate = (path: PropertyKey[]) => {
-    const nodePath = (bare ? path.slice(1) : path).map((p) => (typeof p === 'symbol' ? String(p) : p));
-    // Walk to the deepest node that exists (a missing key points at its entry).
+    const nodePath = bare ? path.slice(1) : path;
+    // Walk to the deepest node that exists (a missing key points at its entry; [] is the document).
     for (let n = nodePath.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(nodePath.slice(0, n), true);
-      if ((isMap(node) || isSeq(node) || (typeof node === 'object' && node !== null)) && 'range' in (node as object)) {
-        const range = (node as { range?: [number, number, number] }).range;
-        if (range) {
-          const p = lineCounter.linePos(range[0]);
-          return { line: p.line, column: p.col };
-        }
+      const node = doc.getIn(nodePath.slice(0, n), true);
+      if (isNode(node)) {
+        // A parsed node always carries its range.
+        const p = lineCounter.linePos(node.range![0]);
+        return { line: p.line, column: p.col };
       }
     }
     return undefined;

@@ -27,8 +27,8 @@ const severity = z
   .string()
   .nullish()
   .transform((v): Severity => {
-    const s = (v ?? '').toUpperCase();
-    return (SEVERITIES as readonly string[]).includes(s) ? (s as Severity) : 'UNKNOWN';
+    const s = v?.toUpperCase();
+    return (SEVERITIES as readonly (string | undefined)[]).includes(s) ? (s as Severity) : 'UNKNOWN';
   });
 
 export const vulnerabilitySchema = z.object({
@@ -96,7 +96,8 @@ export function parseTrivyReport(json: string, file: string): TrivyReport {
       { file, message: 'expected a Trivy JSON report (`trivy image --format json --output <file> <image>`)' },
     ]);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !('SchemaVersion' in raw)) {
+  // An array (a SARIF run list, say) has no SchemaVersion key either.
+  if (typeof raw !== 'object' || raw === null || !('SchemaVersion' in raw)) {
     throw new ForgeError('INVALID_ARGS', `${file} is not a Trivy JSON report (no SchemaVersion)`, [
       { file, message: 'produce it with `trivy image --format json` (table, SARIF, CycloneDX and cosign-vuln formats are not read)' },
     ]);

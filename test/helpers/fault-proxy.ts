@@ -5,24 +5,25 @@ export interface FaultProxy {
   host: string;
   /** Requests failed so far. */
   failures: number;
-  /** While true, requests matching the rule are answered 500 and the connection dropped. */
+  /** While true, requests matching the rule are answered with the fault status (500) and the connection dropped. */
   broken: boolean;
   stop(): Promise<void>;
 }
 
 /**
  * An HTTP proxy in front of a real registry that can fail requests on purpose (a registry that
- * breaks mid-copy). `fail(req, n)` sees every request and how many matched before it.
+ * breaks mid-copy). `fail(req)` sees every request. `status` 404 answers as a registry that does not
+ * have the manifest (MANIFEST_UNKNOWN) instead of failing.
  */
-export async function startFaultProxy(upstream: string, fail: (req: IncomingMessage) => boolean): Promise<FaultProxy> {
+export async function startFaultProxy(upstream: string, fail: (req: IncomingMessage) => boolean, status: 500 | 404 = 500): Promise<FaultProxy> {
   const target = new URL(upstream);
   const proxy: FaultProxy = { host: '', failures: 0, broken: true, stop: async () => undefined };
   const server: Server = createServer((req, res) => {
     if (proxy.broken && fail(req)) {
       proxy.failures++;
       req.resume();
-      res.writeHead(500, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'injected fault' }] }));
+      res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ errors: [status === 404 ? { code: 'MANIFEST_UNKNOWN', message: 'manifest unknown (injected)' } : { code: 'UNKNOWN', message: 'injected fault' }] }));
       return;
     }
     const forward = request(
