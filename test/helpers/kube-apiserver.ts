@@ -32,7 +32,7 @@ const etcdBinary = versions.apt.etcd!.binary;
 
 /** Whether the binaries are there (`npm run cluster:up` builds kube-apiserver; the toolchain installs etcd). */
 export const kubeApiServerAvailable = existsSync(apiServerBinary) && existsSync(etcdBinary);
-export const kubeApiServerMissing = `needs ${apiServerBinary} (npm run cluster:up builds it) and ${etcdBinary} (npm run tools:install)`;
+export const kubeApiServerMissing = `needs ${apiServerBinary} (build it with \`node images/cluster/build.mjs --only kubernetes\`; npm run test:cluster does) and ${etcdBinary} (\`npm run tools:install\`)`;
 
 const TOKENS = { admin: 'forge-test-admin', reader: 'forge-test-reader' };
 
