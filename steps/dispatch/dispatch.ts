@@ -107,7 +107,7 @@ async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions): Pro
 
   const cancel = async (reason: string): Promise<JobState | undefined> => {
     const s = await store.update(job.id, (st) =>
-      isTerminal(st.state) ? undefined : st.state === 'queued' ? { ...st, state: 'cancelled', result: cancelled(job, st, reason) } : { ...st, cancel: { reason, at: new Date().toISOString() } },
+      isTerminal(st.state) ? undefined : st.state === 'queued' ? { ...st, state: 'cancelled', result: dispatcherResult(job, 'cancelled', reason, st.attempt) } : { ...st, cancel: { reason, at: new Date().toISOString() } },
     );
     if (isTerminal(s.value.state)) return s.value;
     opts.onNote(`cancel sent to ${s.value.worker ?? 'the worker'}: waiting for the job to stop`);
@@ -134,19 +134,18 @@ async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions): Pro
 
 /** A queued job of a cancelled run never starts: cancelled here, without waiting for a worker. */
 async function cancelQueued(store: JobStore, job: Job, reason: string): Promise<void> {
-  await store.update(job.id, (st) => (st.state === 'queued' ? { ...st, state: 'cancelled', result: cancelled(job, st, reason) } : undefined)).catch(() => undefined);
+  await store.update(job.id, (st) => (st.state === 'queued' ? { ...st, state: 'cancelled', result: dispatcherResult(job, 'cancelled', reason, st.attempt) } : undefined)).catch(() => undefined);
 }
 
-function cancelled(job: Job, st: JobState, reason: string): JobResult {
+/** A result the dispatcher decides on its own: a queued job it cancels, or a worker that never confirmed. */
+function dispatcherResult(job: Job, status: 'cancelled' | 'timed-out', message: string, attempt = 0): JobResult {
   const now = new Date().toISOString();
-  return { jobId: job.id, status: 'cancelled', message: reason, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: Math.max(1, st.attempt), startedAt: now, finishedAt: now };
+  return { jobId: job.id, status, message, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: Math.max(1, attempt), startedAt: now, finishedAt: now };
 }
 
 /** The state a dispatcher reports when the worker never confirmed (it may be gone). */
 function forced(job: Job, state: 'cancelled' | 'timed-out', message: string): JobState {
-  const now = new Date().toISOString();
-  const result: JobResult = { jobId: job.id, status: state, message, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: 1, startedAt: now, finishedAt: now };
-  return { jobId: job.id, state, subject: '', pool: job.pool, attempt: 1, result, updatedAt: now };
+  return { jobId: job.id, state, subject: '', pool: job.pool, attempt: 1, result: dispatcherResult(job, state, message), updatedAt: new Date().toISOString() };
 }
 
 // Unref: a wait that lost its race must not keep the dispatcher alive.

@@ -193,6 +193,18 @@ describe('GitCache.evict', () => {
     expect(existsSync(older) && existsSync(newer)).toBe(true);
   });
 
+  test('evictIfGrown measures only after the cache grew, and at most once per interval', async () => {
+    const repo = await repos.repo({ 'a.txt': 'x'.repeat(10_000) });
+    const cache = new GitCache(root, 0);
+    await cache.prune();
+    expect(await cache.evictIfGrown(0)).toEqual([]); // nothing fetched yet
+    await (await cache.checkout(repo.dir, repo.commit, 'grow')).release();
+    expect(await cache.evictIfGrown(60_000)).toEqual([cache.mirrorOf(repo.dir)]);
+    await (await cache.checkout(repo.dir, repo.commit, 'again')).release(); // fetched again: grew
+    expect(await cache.evictIfGrown(60_000)).toEqual([]); // but within the interval
+    expect(await cache.evictIfGrown(0)).toEqual([cache.mirrorOf(repo.dir)]);
+  });
+
   test('never evicts a mirror with a live worktree, even the least recently used', async () => {
     const cache = new GitCache(root, 0);
     await cache.prune();

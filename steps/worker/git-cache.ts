@@ -90,6 +90,7 @@ export class GitCache {
         await this.git(['remote', 'add', 'origin', url], mirror, url);
       }
       if (!present) await this.git(['fetch', '--quiet', '--no-tags', 'origin', commit], mirror, url);
+      if (!present) this.grew = true;
       const pooled = this.idle.get(mirror)?.pop();
       let dir = pooled;
       if (dir) {
@@ -100,6 +101,7 @@ export class GitCache {
         dir = join(this.root, 'workspaces', `${basename(mirror, '.git')}-${++this.serial}`);
         await rm(dir, { recursive: true, force: true });
         await this.git(['worktree', 'add', '--detach', '--quiet', dir, commit], mirror);
+        this.grew = true;
       }
       this.inUse.set(mirror, (this.inUse.get(mirror) ?? 0) + 1);
       const now = new Date();
@@ -119,6 +121,20 @@ export class GitCache {
         this.idle.set(mirror, [...(this.idle.get(mirror) ?? []), dir]);
       },
     };
+  }
+
+  private grew = false;
+  private lastEvict = 0;
+
+  /**
+   * Evicts when the cache may have grown (a fetch or a new worktree since the last look) and at
+   * most once a minute: measuring the cache walks every mirror, too much to do after every job.
+   */
+  async evictIfGrown(minIntervalMs = 60_000): Promise<string[]> {
+    if (!this.grew || Date.now() - this.lastEvict < minIntervalMs) return [];
+    this.grew = false;
+    this.lastEvict = Date.now();
+    return this.evict();
   }
 
   /** Removes least-recently-used mirrors (none with a job in a worktree) until the cache fits. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startNats, type NatsServer } from '../local/nats.ts';
 import { JobStore } from '../lib/pool/state.ts';
 import { POOLS } from '../lib/pool/pools.ts';
-import { phaseTask, poolRepo, runDispatch, startWorker, type WorkerProcess } from '../../test/helpers/pool.ts';
+import { phaseTask, poolRepo, runDispatch, startWorker, waitFor, type WorkerProcess } from '../../test/helpers/pool.ts';
 import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.ts';
 import { openDatabase, type Database } from '../lib/records/db.ts';
 import { ExecutionRecords } from '../lib/records/executions.ts';
@@ -60,14 +60,6 @@ afterAll(async () => {
 
 const args = (run: string, project: string) => ['phase', '--run-id', run, '--repo-url', `file://${repo.dir}`, '--commit', repo.commit, '--task', phaseTask('lint', project), '--nats-url', nats.url];
 const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('pool faults', () => {
   test('a worker killed mid-job (SIGKILL): the job is redelivered, completes once on another worker', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startNats, type NatsServer } from '../local/nats.ts';
-import { phaseTask, poolRepo, runDispatch, startWorker, type WorkerProcess } from '../../test/helpers/pool.ts';
+import { phaseTask, poolRepo, runDispatch, startWorker, waitFor, type WorkerProcess } from '../../test/helpers/pool.ts';
 import type { TempRepo } from '../../test/helpers/git-repo.ts';
 
 // Dispatchers and workers as the real processes an Argo task and a pool pod run, on a real
@@ -13,7 +13,6 @@ let nats: NatsServer;
 let workers: WorkerProcess[] = [];
 let repo: TempRepo;
 let tmp: string;
-const runsFile = () => join(tmp, 'runs.log');
 
 beforeAll(async () => {
   nats = await startNats();
@@ -73,7 +72,7 @@ describe('forge dispatch → forge worker', () => {
 
   test('fail-fast across the run: a failed task cancels its running siblings, whose dispatchers say why', async () => {
     const slow = runDispatch(dispatchArgs('run-ff', 'lint', 'api'));
-    await waitFor(() => slow.output().includes('slow line 1'), 20_000);
+    await waitFor(() => slow.output().includes('slow line 1'), 20_000, 'the slow step to start');
     const broken = await runDispatch(dispatchArgs('run-ff', 'lint', 'web')).done;
     expect(broken.code).toBe(3);
     const sibling = await slow.done;
@@ -102,7 +101,7 @@ describe('forge dispatch → forge worker', () => {
 
   test('SIGTERM (Argo stop) cancels the job: the worker stops its steps', async () => {
     const d = runDispatch(dispatchArgs('run-stop', 'lint', 'api'));
-    await waitFor(() => d.output().includes('slow line 1'), 20_000);
+    await waitFor(() => d.output().includes('slow line 1'), 20_000, 'the slow step to start');
     d.child.kill('SIGTERM');
     const stopped = Date.now();
     const { code, output } = await d.done;
@@ -138,12 +137,3 @@ describe('forge dispatch → forge worker', () => {
     expect(first.code).toBe(0);
   });
 });
-
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-void runsFile;

@@ -98,7 +98,7 @@ export class Worker {
         // State or NATS failed mid-way: the delivery is not acked, so the job comes back.
         this.opts.log.error({ slot, err: e }, 'job handling failed: it will be redelivered');
       }
-      await cache.evict().catch(() => undefined);
+      await cache.evictIfGrown().catch(() => undefined);
     }
   }
 

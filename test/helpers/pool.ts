@@ -122,3 +122,12 @@ export function runDispatch(args: string[], env: NodeJS.ProcessEnv = {}): Dispat
 export function phaseTask(phase: string, project: string, timeout = '5m'): string {
   return JSON.stringify({ id: `${phase}-${project}`, phase, project, path: `projects/${project}`, group: 1, timeout, steps: 1 });
 }
+
+/** Polls `check` until it holds, failing after `timeoutMs` with what was awaited. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,4 +1,4 @@
-import { JOB_BUCKET, LOG_STREAM, POOLS, RESULT_BUCKET, RUN_BUCKET, type PoolName } from './pools.ts';
+import { EVENTS_PREFIX, JOB_BUCKET, jobEvents, LOG_STREAM, POOLS, RESULT_BUCKET, RUN_BUCKET, type PoolName } from './pools.ts';
 
 /**
  * Who may do what on NATS (nats-server `authorization.users[].permissions`), written next to the
@@ -41,10 +41,10 @@ export function dispatcherPermissions(pool: PoolName): NatsPermissions {
         `${API}.STREAM.MSG.GET.${p.stream}`,
         ...common,
         `$KV.${JOB_BUCKET}.>`,
-        'forge.events.job.>',
+        jobEvents('>'),
       ],
     },
-    subscribe: { allow: ['_INBOX.>', 'forge.events.>'] },
+    subscribe: { allow: ['_INBOX.>', `${EVENTS_PREFIX}.>`] },
   };
 }
 
@@ -72,10 +72,10 @@ export function workerPermissions(pool: PoolName): NatsPermissions {
         `$KV.${RUN_BUCKET}.>`,
         `$O.${RESULT_BUCKET}.>`,
         `${LOG_STREAM.subjectPrefix}.>`,
-        'forge.events.>',
+        `${EVENTS_PREFIX}.>`,
       ],
     },
-    subscribe: { allow: ['_INBOX.>', 'forge.events.>'] },
+    subscribe: { allow: ['_INBOX.>', `${EVENTS_PREFIX}.>`] },
   };
 }
 

@@ -61,5 +61,10 @@ export function poolSpec(name: string): PoolSpec {
   return POOLS[name as PoolName];
 }
 
+/** Core subjects on which writers announce a change of a job or a run (no payload: watchers read the bucket). */
+export const EVENTS_PREFIX = 'forge.events';
+export const jobEvents = (jobId: string): string => `${EVENTS_PREFIX}.job.${jobId}`;
+export const runEvents = (runId: string): string => `${EVENTS_PREFIX}.run.${runId}`;
+
 export const jobSubject = (pool: PoolSpec, runId: string, taskId: string): string => `${pool.subjectPrefix}.${runId}.${taskId}`;
 export const logSubject = (jobId: string): string => `${LOG_STREAM.subjectPrefix}.${jobId}`;

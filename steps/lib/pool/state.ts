@@ -4,17 +4,13 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ForgeError } from '../errors.ts';
 import { jobStateSchema, resultSchema, runCancelSchema, type JobResult, type JobState, type RunCancel } from './job.ts';
-import { JOB_BUCKET, RESULT_BUCKET, RUN_BUCKET } from './pools.ts';
+import { JOB_BUCKET, jobEvents, RESULT_BUCKET, RUN_BUCKET, runEvents } from './pools.ts';
 
 /**
  * Job state by job id (the `forge-jobs` bucket), run cancels (`forge-runs`) and large results
  * (`forge-results`). Every change is compare-and-set on the entry's revision, so a dispatcher
  * cancelling and a worker starting the same job cannot both win.
  */
-/** Core subjects on which writers announce a change (no payload: watchers read the bucket). */
-export const jobEvents = (jobId: string): string => `forge.events.job.${jobId}`;
-export const runEvents = (runId: string): string => `forge.events.run.${runId}`;
-
 export interface Versioned<T> {
   value: T;
   revision: number;
