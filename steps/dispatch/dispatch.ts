@@ -1,8 +1,8 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { ForgeError } from '../lib/errors.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { isTerminal, jobId, jobSchema, type Job, type JobResult, type JobState, type JobTask, type LogLine } from '../lib/pool/job.ts';
+import { isTerminal, jobId, jobSchema, queuedState, STATE_REVISION_HEADER, type Job, type JobResult, type JobState, type JobTask, type LogLine } from '../lib/pool/job.ts';
 import { followLog } from '../lib/pool/logs.ts';
 import { jobSubject, type PoolSpec } from '../lib/pool/pools.ts';
 import { JobStore } from '../lib/pool/state.ts';
@@ -44,41 +44,41 @@ export async function dispatch(opts: DispatchOptions): Promise<DispatchOutcome> 
   const job = jobSchema.parse({ apiVersion: 'forge.dev/v1alpha1', kind: 'Job', id, runId: opts.runId, taskId: opts.taskId, pool: pool.name, repository: opts.repository, commit: opts.commit, timeoutMs: opts.timeoutMs, task: opts.task, createdAt: new Date().toISOString() });
   const subject = jobSubject(pool, job.runId, job.taskId);
   const store = await JobStore.open(nc);
-  const { created, state } = await store.create({ jobId: id, state: 'queued', subject, pool: pool.name, attempt: 0, updatedAt: new Date().toISOString() });
-  if (created) {
-    await publish(nc, subject, job);
-    opts.onNote(`job ${id} queued on pool ${pool.name} (${subject})`);
-  } else {
-    opts.onNote(`job ${id} already exists (${state.value.state}${state.value.worker ? ` on ${state.value.worker}` : ''}): attaching to it`);
-    if (state.value.state === 'queued' && !(await inStream(nc, pool, subject))) {
-      await publish(nc, subject, job); // the earlier dispatcher stopped between recording and publishing
-      opts.onNote(`job ${id} was recorded but not in the queue: published it`);
-    }
-  }
-
-  const seen = new Set<string>();
-  const log = await followLog(nc, id, (line) => {
-    const key = `${line.attempt}/${line.seq}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      opts.onLine(line);
-    }
-  });
+  // Listening starts before the job is queued: a new job's log lines and state changes then all
+  // arrive as they happen, and nothing has to be asked of the server to catch up.
+  const log = await followLog(nc, id, opts.onLine, { replay: false });
   try {
-    const final = await waitForEnd(store, job, opts);
-    const result = await store.readResult(final);
-    if (!result) throw new ForgeError('JOB_FAILED', `job ${id} ended ${final.state} without a result`);
-    if (result.worker !== 'dispatcher') await log.ended(result.attempt, 5_000); // the worker's last lines
-    return { job, result, attached: !created };
+    const listener = await listen(store, job, opts);
+    try {
+      const { created, state } = await store.create(queuedState(job, subject));
+      if (created) {
+        await publish(nc, subject, job, state.revision);
+        opts.onNote(`job ${id} queued on pool ${pool.name} (${subject})`);
+      } else {
+        opts.onNote(`job ${id} already exists (${state.value.state}${state.value.worker ? ` on ${state.value.worker}` : ''}): attaching to it`);
+        if (state.value.state === 'queued' && !(await inStream(nc, pool, subject))) {
+          await publish(nc, subject, job, state.revision); // the earlier dispatcher stopped between recording and publishing
+          opts.onNote(`job ${id} was recorded but not in the queue: published it`);
+        }
+        await Promise.all([log.replay(), listener.refresh()]); // what happened before this dispatcher
+      }
+      const final = await waitForEnd(store, job, opts, listener);
+      const result = await store.readResult(final);
+      if (!result) throw new ForgeError('JOB_FAILED', `job ${id} ended ${final.state} without a result`);
+      if (result.worker !== 'dispatcher') await log.ended(result.attempt, 5_000); // the worker's last lines
+      return { job, result, attached: !created };
+    } finally {
+      listener.stop();
+    }
   } finally {
     // Cleanup of the log consumer is off the result's path; the connection's drain waits for it.
     void log.stop();
   }
 }
 
-async function publish(nc: NatsConnection, subject: string, job: Job): Promise<void> {
+async function publish(nc: NatsConnection, subject: string, job: Job, stateRevision: number): Promise<void> {
   try {
-    await jetstream(nc).publish(subject, JSON.stringify(job), { msgID: job.id });
+    await jetstream(nc).publish(subject, JSON.stringify(job), { msgID: job.id, headers: revisionHeader(stateRevision) });
   } catch (e) {
     const text = (e as Error).message;
     const why = /no responders|no stream/i.test(text) ? `no stream takes ${subject}: no worker of this pool has set it up yet` : /maximum messages|resource limits/i.test(text) ? 'the pool queue is full' : text;
@@ -86,13 +86,30 @@ async function publish(nc: NatsConnection, subject: string, job: Job): Promise<v
   }
 }
 
+function revisionHeader(revision: number) {
+  const h = headers();
+  h.set(STATE_REVISION_HEADER, String(revision));
+  return h;
+}
+
 async function inStream(nc: NatsConnection, pool: PoolSpec, subject: string): Promise<boolean> {
   const jsm = await jetstreamManager(nc);
   return (await jsm.streams.getMessage(pool.stream, { last_by_subj: subject }).catch(() => null)) !== null;
 }
 
-/** Resolves with the job's final state: its result, or the cancel/timeout this dispatcher decided. */
-async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions): Promise<JobState> {
+interface Listener {
+  /** The job's final state (its result), once a state change says so, or what this dispatcher decides. */
+  ended: Promise<JobState>;
+  settle(state: JobState): void;
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Watches the job's state (progress, the end) and its run (a fail-fast cancel). The run is read
+ * once now: a queued job of a run cancelled before this dispatcher started never starts.
+ */
+async function listen(store: JobStore, job: Job, opts: DispatchOptions): Promise<Listener> {
   let settle!: (s: JobState) => void;
   const ended = new Promise<JobState>((r) => (settle = r));
   let lastProgress = '';
@@ -103,8 +120,21 @@ async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions): Pro
     }
     if (isTerminal(s.state)) settle(s);
   };
-  const [watch, runWatch] = await Promise.all([store.watch(job.id, onState), store.watchRun(job.runId, (cancel) => void cancelQueued(store, job, cancel.reason))]);
+  const watch = await store.watch(job.id, onState, { initial: false });
+  const runWatch = await store.watchRun(job.runId, (cancel) => void cancelQueued(store, job, cancel.reason));
+  return {
+    ended,
+    settle,
+    refresh: () => watch.refresh(),
+    stop: () => {
+      watch.stop();
+      runWatch.stop();
+    },
+  };
+}
 
+/** Resolves with the job's final state: its result, or the cancel/timeout this dispatcher decided. */
+async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions, { ended, settle }: Listener): Promise<JobState> {
   const cancel = async (reason: string): Promise<JobState | undefined> => {
     const s = await store.update(job.id, (st) =>
       isTerminal(st.state) ? undefined : st.state === 'queued' ? { ...st, state: 'cancelled', result: dispatcherResult(job, 'cancelled', reason, st.attempt) } : { ...st, cancel: { reason, at: new Date().toISOString() } },
@@ -114,6 +144,7 @@ async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions): Pro
     return Promise.race([ended, sleep(opts.cancelWaitMs ?? 20_000).then(() => undefined)]);
   };
   const onAbort = () => void cancel('stopped by Argo (the workflow was stopped or terminated, or hit its deadline)').then((s) => settle(s ?? forced(job, 'cancelled', 'stopped by Argo; the worker did not confirm in time')));
+  if (opts.signal.aborted) onAbort();
   opts.signal.addEventListener('abort', onAbort);
   const timer = setTimeout(() => {
     void store.get(job.id).then((st) => {
@@ -127,8 +158,6 @@ async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions): Pro
   } finally {
     clearTimeout(timer);
     opts.signal.removeEventListener('abort', onAbort);
-    watch.stop();
-    runWatch.stop();
   }
 }
 

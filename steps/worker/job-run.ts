@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { isForgeError } from '../lib/errors.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { isTerminal, jobSchema, type Job, type JobResult, type JobState, type Outcome } from '../lib/pool/job.ts';
+import { isTerminal, jobSchema, queuedState, STATE_REVISION_HEADER, type Job, type JobResult, type JobState, type Outcome, type RunCancel } from '../lib/pool/job.ts';
 import { LogPublisher } from '../lib/pool/logs.ts';
 import type { JobStore, Versioned } from '../lib/pool/state.ts';
 import type { ExecutionRecords } from '../lib/records/executions.ts';
@@ -30,6 +30,8 @@ export interface JobRunContext {
   earthly: string;
   /** The permanent record of every finished job (PostgreSQL), when the worker has a database. */
   records?: ExecutionRecords;
+  /** The cancel of a run, as far as this worker's watch of the run bucket has seen. */
+  runCancel(runId: string): RunCancel | undefined;
   /** Registers the job's abort for run cancels and draining; returns the unregister. */
   track(job: Job, abort: (reason: Stop) => void): () => void;
 }
@@ -53,26 +55,27 @@ export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void>
   const job = parsed.data;
   ctx.metrics.queueWait.observe({ pool: job.pool }, Math.max(0, Date.now() - Number(msg.timestampNanos / 1_000_000n)) / 1000);
   // Claim (compare-and-set to running): a cancel that arrived first wins, and so does a final
-  // result (a redelivery after the result was stored is acked without running again).
+  // result (a redelivery after the result was stored is acked without running again). The
+  // revision its dispatcher created spares reading the state first.
   const claim = (s: JobState) => (isTerminal(s.state) || s.cancel ? undefined : { ...s, state: 'running' as const, attempt: s.attempt + 1, worker: ctx.worker });
-  const [claimed, runCancel] = await Promise.all([
-    ctx.store.update(job.id, claim).catch(async (e) => {
-      if (!(isForgeError(e) && e.code === 'JOB_INVALID')) throw e;
-      // Published without a state (it expired, or another publisher): recorded now.
-      await ctx.store.create({ jobId: job.id, state: 'queued', subject: msg.subject, pool: job.pool, attempt: 0, updatedAt: new Date().toISOString() });
-      return ctx.store.update(job.id, claim);
-    }),
-    ctx.store.runCancel(job.runId),
-  ]);
+  const revision = Number(msg.headers?.get(STATE_REVISION_HEADER));
+  const known = Number.isSafeInteger(revision) && revision > 0 ? { value: queuedState(job, msg.subject), revision } : undefined;
+  const claimed = await ctx.store.update(job.id, claim, known).catch(async (e) => {
+    if (!(isForgeError(e) && e.code === 'JOB_INVALID')) throw e;
+    // Published without a state (it expired, or another publisher): recorded now.
+    await ctx.store.create(queuedState(job, msg.subject));
+    return ctx.store.update(job.id, claim);
+  });
+  const runCancel = ctx.runCancel(job.runId);
   if (isTerminal(claimed.value.state)) {
     ctx.log.info({ job: job.id, state: claimed.value.state }, 'job already finished: acknowledged without running it again');
-    await ackSafely(msg);
+    ackSafely(msg);
     return;
   }
   if (claimed.value.state !== 'running' || claimed.value.worker !== ctx.worker || runCancel) {
     const reason = claimed.value.cancel?.reason ?? runCancel?.reason ?? 'cancelled';
     await ctx.store.finish(job.id, result(job, ctx, claimed.value.attempt || 1, 'cancelled', reason, 0, new Date()));
-    await ackSafely(msg);
+    ackSafely(msg);
     return;
   }
   await execute(msg, job, claimed, ctx);
@@ -152,7 +155,7 @@ async function execute(msg: JsMsg, job: Job, claimed: Versioned<JobState>, ctx: 
     await ctx.store.cancelRun(job.runId, { reason: `${job.taskId} ${status === 'failed' ? 'failed' : 'timed out'}`, taskId: job.taskId, at: new Date().toISOString() });
   }
   clearInterval(heartbeat);
-  await ackSafely(msg);
+  ackSafely(msg);
   ctx.metrics.jobs.inc({ pool: job.pool, outcome: status });
   ctx.metrics.runTime.observe({ pool: job.pool, outcome: status }, (Date.now() - started.getTime()) / 1000);
   ctx.log.info({ job: job.id, status, ms: Date.now() - started.getTime() }, message);
@@ -202,11 +205,10 @@ function poolOf(subject: string): string {
   return subject.split('.')[1] ?? 'unknown';
 }
 
-/** The result is stored: an ack lost to a NATS outage only means a redelivery, which then acks. */
-async function ackSafely(msg: JsMsg): Promise<void> {
-  try {
-    await msg.ackAck({ timeout: 5000 });
-  } catch {
-    msg.ack();
-  }
+/**
+ * The result is stored before the ack, so the ack needs no confirmation: one lost (NATS away)
+ * only means a redelivery, which finds the final state and acks without running the job again.
+ */
+function ackSafely(msg: JsMsg): void {
+  msg.ack();
 }

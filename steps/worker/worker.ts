@@ -1,8 +1,8 @@
 import { jetstream, type Consumer } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { Job } from '../lib/pool/job.ts';
-import { DEFAULT_ACK_WAIT_MS, type PoolSpec } from '../lib/pool/pools.ts';
+import type { Job, RunCancel } from '../lib/pool/job.ts';
+import { DEFAULT_ACK_WAIT_MS, STATE_TTL_MS, type PoolSpec } from '../lib/pool/pools.ts';
 import { ensurePool } from '../lib/pool/setup.ts';
 import { JobStore } from '../lib/pool/state.ts';
 import type { ExecutionRecords } from '../lib/records/executions.ts';
@@ -60,13 +60,18 @@ export class Worker {
     const store = await JobStore.open(nc);
     const cache = new GitCache(this.opts.cacheDir, this.opts.cacheMaxBytes);
     await cache.prune();
+    // Every cancelled run, known here so a claim needs no question to the server; a job claimed
+    // before its run's cancel arrives is running by then, and stopped below.
+    const cancelled = new Map<string, RunCancel>();
     const watcher = await store.watchRuns((runId, cancel) => {
+      cancelled.set(runId, cancel);
+      forgetOld(cancelled);
       for (const { job, abort } of this.running.values()) if (job.runId === runId && job.taskId !== cancel.taskId) abort({ kind: 'cancel', reason: cancel.reason });
     });
     this.stopRuns = () => watcher.stop();
     const consumer = await jetstream(nc).consumers.get(pool.stream, pool.consumer);
     const ctx = {
-      nc, store, cache, metrics: this.metrics, log, worker: this.opts.name, ackWaitMs,
+      nc, store, cache, metrics: this.metrics, log, worker: this.opts.name, ackWaitMs, runCancel: (runId: string) => cancelled.get(runId),
       workerEnv: this.opts.env ?? process.env, secretsDir: this.opts.secretsDir, earthly: this.opts.earthly, records: this.opts.records,
       track: (job: Job, abort: (s: Stop) => void) => {
         this.running.set(job.id, { job, abort });
@@ -114,5 +119,14 @@ export class Worker {
     await Promise.allSettled(this.loops);
     clearTimeout(timer);
     this.stopRuns?.();
+  }
+}
+
+/** Cancels older than the run bucket keeps them (its TTL) are forgotten: the map stays bounded. */
+function forgetOld(cancelled: Map<string, RunCancel>): void {
+  const oldest = Date.now() - STATE_TTL_MS;
+  for (const [runId, cancel] of cancelled) {
+    if (!(Date.parse(cancel.at) < oldest)) break; // in arrival order: the rest are newer
+    cancelled.delete(runId);
   }
 }

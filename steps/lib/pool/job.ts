@@ -105,6 +105,18 @@ export const jobStateSchema = z.object({
 });
 export type JobState = z.infer<typeof jobStateSchema>;
 
+/**
+ * The header of a job message that names the revision of the state its dispatcher created: the
+ * worker claims the job by compare-and-set on that revision without reading the state first (a
+ * stale or wrong revision only costs the read).
+ */
+export const STATE_REVISION_HEADER = 'Forge-State-Revision';
+
+/** The state of a job just queued: what a dispatcher creates, and what a claim by revision assumes. */
+export function queuedState(job: Job, subject: string): JobState {
+  return { jobId: job.id, state: 'queued', subject, pool: job.pool, attempt: 0, updatedAt: job.createdAt };
+}
+
 export const runCancelSchema = z.object({ reason: z.string().max(1000), taskId: z.string(), at: z.string() });
 export type RunCancel = z.infer<typeof runCancelSchema>;
 

@@ -26,7 +26,7 @@ afterAll(async () => {
 /** Everything published for `jobId` up to the end mark of `attempt`. */
 async function collect(jobId: string, attempt = 1, timeoutMs = 15_000): Promise<LogLine[]> {
   const lines: LogLine[] = [];
-  const follower = await followLog(nc, jobId, (l) => lines.push(l));
+  const follower = await followLog(nc, jobId, (l) => lines.push(l), { replay: true });
   await follower.ended(attempt, timeoutMs);
   await follower.stop();
   return lines;
@@ -102,7 +102,7 @@ describe('LogPublisher and followLog', () => {
   test('ended(attempt) waits for close(), and only for that attempt', async () => {
     const id = nextJob();
     const lines: LogLine[] = [];
-    const follower = await followLog(nc, id, (l) => lines.push(l));
+    const follower = await followLog(nc, id, (l) => lines.push(l), { replay: false });
     const first = new LogPublisher(nc, id, 1);
     first.write('out', 'attempt one\n', 's');
     let ended = false;
@@ -121,8 +121,38 @@ describe('LogPublisher and followLog', () => {
     expect(lines.map((l) => [l.attempt, l.line])).toEqual([[1, 'attempt one'], [2, 'attempt two']]);
   });
 
+  test('a live follower that missed a message replays the stream, printing nothing twice', async () => {
+    const id = nextJob();
+    const log = new LogPublisher(nc, id, 1);
+    log.write('out', 'before the follower\n', 's');
+    await new Promise((r) => setTimeout(r, 200)); // published before anyone listened
+    const lines: LogLine[] = [];
+    const follower = await followLog(nc, id, (l) => lines.push(l), { replay: false });
+    log.write('out', 'after\n', 's');
+    await new Promise((r) => setTimeout(r, 200));
+    log.write('out', 'last\n', 's');
+    await log.close();
+    await follower.ended(1, 10_000);
+    await follower.stop();
+    expect(lines.map((l) => [l.seq, l.line])).toEqual([[0, 'before the follower'], [1, 'after'], [2, 'last']]);
+  });
+
+  test('a live follower whose end mark never came live finds it in the stream', async () => {
+    const id = nextJob();
+    const log = new LogPublisher(nc, id, 1);
+    log.write('forge', 'the whole log');
+    await log.close(); // line and end mark in one message, before the follower listens
+    const lines: LogLine[] = [];
+    const follower = await followLog(nc, id, (l) => lines.push(l), { replay: false });
+    const started = Date.now();
+    await follower.ended(1, 10_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await follower.stop();
+    expect(lines.map((l) => l.line)).toEqual(['the whole log']);
+  });
+
   test('ended() gives up after its timeout when no end mark comes', async () => {
-    const follower = await followLog(nc, nextJob(), () => undefined);
+    const follower = await followLog(nc, nextJob(), () => undefined, { replay: false });
     const started = Date.now();
     await follower.ended(1, 400);
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
@@ -137,7 +167,7 @@ describe('while NATS is away', () => {
   /** A follower that stays attached across the NATS restart, and a way to wait on what it saw. */
   async function watch(jobId: string) {
     const seen: LogLine[] = [];
-    const follower = await followLog(nc, jobId, (l) => seen.push(l));
+    const follower = await followLog(nc, jobId, (l) => seen.push(l), { replay: false });
     const until = async (what: string, ok: () => boolean, ms = 30_000) => {
       for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20))) {
         if (Date.now() > end) throw new Error(`timed out waiting for ${what}: saw ${JSON.stringify(seen.map((l) => l.line))}`);
@@ -187,7 +217,8 @@ describe('while NATS is away', () => {
     const away = text.filter((l) => l.startsWith('away '));
     // Every line written is delivered or counted as dropped; only a bounded number were kept.
     expect(away.length + Number(DROPPED.exec(drops[0]!)![1])).toBe(40);
-    expect(away.length).toBeLessThanOrEqual(1 + 5); // the batch in flight + maxBuffered
+    // The batch in flight (lines that lingered together, at most maxBuffered) + maxBuffered waiting.
+    expect(away.length).toBeLessThanOrEqual(5 + 5);
     expect(away).toEqual(away.map((_, i) => `away ${i + 1}`));
     expectOnceInOrder(w.seen);
   }, 90_000);

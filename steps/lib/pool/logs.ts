@@ -6,13 +6,15 @@ import { LOG_STREAM, logSubject } from './pools.ts';
 
 /**
  * A job's log lines on `pipeline.logs.<jobId>`, in order. The worker batches lines into
- * messages and keeps at most `maxBuffered` lines waiting (when NATS is away, further lines are
- * dropped and counted, and a line says how many); the dispatcher replays them from the start,
- * so a restarted dispatcher prints the whole log again.
+ * messages (lines written within LINGER_MS travel together, so a short job's whole log and its
+ * end mark are one message) and keeps at most `maxBuffered` lines waiting (when NATS is away,
+ * further lines are dropped and counted, and a line says how many). The dispatcher of a new job
+ * follows the subject live; a restarted one, or one that missed a message, replays the stream.
  */
 const batchSchema = z.object({ lines: z.array(logLineSchema), end: z.number().int().optional() });
 const MAX_LINE = 16 * 1024;
 const MAX_BATCH_BYTES = 32 * 1024;
+const LINGER_MS = 20;
 
 export class LogPublisher {
   private readonly js: JetStreamClient;
@@ -20,6 +22,7 @@ export class LogPublisher {
   private seq = 0;
   private dropped = 0;
   private pumping: Promise<void> | undefined;
+  private lingering: NodeJS.Timeout | undefined;
 
   constructor(
     nc: NatsConnection,
@@ -58,6 +61,12 @@ export class LogPublisher {
       this.pushDropped();
       this.push(stream, this.redact(raw), step);
     }
+    if (!this.pumping) this.lingering ??= setTimeout(() => this.startPump(), LINGER_MS);
+  }
+
+  private startPump(): void {
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
     this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
   }
 
@@ -121,6 +130,8 @@ export class LogPublisher {
     this.partial.clear();
     // Lines dropped after the last line that fitted are counted too, not lost without a word.
     this.pushDropped();
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
     const done = (async () => {
       while (this.pumping) await this.pumping;
       await this.pump(this.attempt);
@@ -130,41 +141,86 @@ export class LogPublisher {
 }
 
 export interface LogFollower {
+  /** Reads the log from the stream's start (a dispatcher attaching to a job that already ran). */
+  replay(): Promise<void>;
   /** Resolves when the end mark of `attempt` has been printed, or after `timeoutMs`. */
   ended(attempt: number, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Replays a job's log from the start and follows it: `onLine` gets each line once, in order. */
-export async function followLog(nc: NatsConnection, jobId: string, onLine: (line: LogLine) => void): Promise<LogFollower> {
-  const js = jetstream(nc);
-  // An ordered consumer lingers on the server for its inactive threshold once its dispatcher is
-  // gone (5 min by default): short here, or thousands of finished jobs hit the consumer limit.
-  const consumer = await js.consumers.get(LOG_STREAM.stream, { filter_subjects: logSubject(jobId), deliver_policy: DeliverPolicy.All });
+/**
+ * Follows a job's log: `onLine` gets each line once, in order. A dispatcher that has just
+ * queued the job (`replay: false`) listens on the subject itself, which costs the server no
+ * consumer; one that attaches to an existing job, or that sees a line missing (core delivery is
+ * at most once: a reconnect can lose a message) or no end mark in time, replays the stream from
+ * the start through an ordered consumer, skipping what it already printed.
+ */
+export async function followLog(nc: NatsConnection, jobId: string, onLine: (line: LogLine) => void, opts: { replay: boolean }): Promise<LogFollower> {
+  const next = new Map<number, number>(); // attempt → the next line's seq
   const ends = new Set<number>();
   const waiters: (() => void)[] = [];
-  const messages = await consumer.consume();
-  const loop = (async () => {
-    for await (const m of messages) {
-      const batch = batchSchema.safeParse(m.json());
-      if (!batch.success) continue; // not ours: the subject is the job's alone
-      for (const line of batch.data.lines) onLine(line);
-      if (batch.data.end !== undefined) {
-        ends.add(batch.data.end);
-        waiters.splice(0).forEach((w) => w());
-      }
+  let replay: { stop(): Promise<void> } | undefined;
+  let replaying: Promise<void> | undefined;
+
+  const take = (data: unknown, live: boolean) => {
+    const batch = batchSchema.safeParse(data);
+    if (!batch.success) return; // not ours: the subject is the job's alone
+    for (const line of batch.data.lines) {
+      const expected = next.get(line.attempt) ?? 0;
+      if (line.seq < expected) continue; // printed already
+      if (live && line.seq > expected) return void startReplay().catch(() => undefined); // a message was lost: the stream has it
+      next.set(line.attempt, line.seq + 1);
+      onLine(line);
     }
-  })().catch(() => undefined);
+    if (batch.data.end !== undefined) {
+      ends.add(batch.data.end);
+      waiters.splice(0).forEach((w) => w());
+    }
+  };
+  const live = opts.replay ? undefined : nc.subscribe(logSubject(jobId), { callback: (err, m) => void (err || take(safeJson(m.data), true)) });
+  const startReplay = () => {
+    live?.unsubscribe();
+    replaying ??= replayStream(nc, jobId, (d) => take(d, false)).then((r) => void (replay = r));
+    return replaying;
+  };
+  if (opts.replay) await startReplay();
+
   return {
+    replay: startReplay,
     async ended(attempt, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
+      // Live, the end mark comes right after the result; not seen soon, it was lost: replay.
+      let patience = replaying ? timeoutMs : Math.min(timeoutMs, 250);
       while (!ends.has(attempt) && Date.now() < deadline) {
+        const waited = Date.now();
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
-          setTimeout(resolve, Math.max(0, deadline - Date.now())).unref();
+          setTimeout(resolve, Math.max(0, Math.min(patience, deadline - Date.now()))).unref();
         });
+        patience -= Date.now() - waited;
+        if (!ends.has(attempt) && patience <= 0 && !replaying) {
+          await startReplay().catch(() => undefined);
+          patience = deadline - Date.now();
+        }
       }
     },
+    async stop() {
+      live?.unsubscribe();
+      await replaying?.catch(() => undefined);
+      await replay?.stop();
+    },
+  };
+}
+
+/** The job's log from the stream's first message on, through an ordered consumer. */
+async function replayStream(nc: NatsConnection, jobId: string, onData: (data: unknown) => void): Promise<{ stop(): Promise<void> }> {
+  const js = jetstream(nc);
+  const consumer = await js.consumers.get(LOG_STREAM.stream, { filter_subjects: logSubject(jobId), deliver_policy: DeliverPolicy.All });
+  const messages = await consumer.consume();
+  const loop = (async () => {
+    for await (const m of messages) onData(safeJson(m.data));
+  })().catch(() => undefined);
+  return {
     async stop() {
       // Closing leaves an ordered consumer on the server until its inactive threshold (5 min):
       // delete it, or a busy pool runs into the server's consumer limit.
@@ -174,4 +230,14 @@ export async function followLog(nc: NatsConnection, jobId: string, onLine: (line
       if (name) await jetstreamManager(nc).then((jsm) => jsm.consumers.delete(LOG_STREAM.stream, name)).catch(() => undefined);
     },
   };
+}
+
+const decoder = new TextDecoder();
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
 }

@@ -44,7 +44,8 @@ export function dispatcherPermissions(pool: PoolName): NatsPermissions {
         jobEvents('>'),
       ],
     },
-    subscribe: { allow: ['_INBOX.>', `${EVENTS_PREFIX}.>`] },
+    // Logs live on their subject (a new job's) as well as through the stream (a replay).
+    subscribe: { allow: ['_INBOX.>', `${EVENTS_PREFIX}.>`, `${LOG_STREAM.subjectPrefix}.>`] },
   };
 }
 

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ForgeError } from '../errors.ts';
@@ -16,6 +16,12 @@ export interface Versioned<T> {
   revision: number;
 }
 
+/** A watch of one entry: `refresh` reads it now (instead of waiting for the next poll). */
+export interface Watch {
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
 const WRONG_LAST_SEQUENCE = 10071;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -30,23 +36,22 @@ export class JobStore {
     readonly inlineLimit: number,
   ) {}
 
+  /**
+   * Binds to the buckets without asking the server anything: a dispatcher opens the store once
+   * per job, and every question is on its path. A missing bucket shows on first use, as
+   * POOL_UNAVAILABLE (see `throwIfMissing`).
+   */
   static async open(nc: NatsConnection): Promise<JobStore> {
-    const kvm = new Kvm(nc);
-    try {
-      // One existence check, then bind without asking again: a dispatcher opens the store once per
-      // job, and each question to the server is on its path.
-      await kvm.open(JOB_BUCKET);
-      const [jobs, runs, results] = await Promise.all([kvm.open(JOB_BUCKET, { bindOnly: true }), kvm.open(RUN_BUCKET, { bindOnly: true }), new Objm(nc).open(RESULT_BUCKET, false)]);
-      // Headroom under the server's max_payload (1 MB by default) for the state around the result.
-      const inlineLimit = Math.min(1024 * 1024, nc.info?.max_payload ?? 1024 * 1024) - 64 * 1024;
-      return new JobStore(nc, jobs, runs, results, inlineLimit);
-    } catch (e) {
-      throw new ForgeError('POOL_UNAVAILABLE', `the pool buckets (${JOB_BUCKET}, ${RUN_BUCKET}, ${RESULT_BUCKET}) are missing: start a worker or run \`forge worker --setup-only\` first (${(e as Error).message})`, [], { cause: e });
-    }
+    const js = jetstream(nc, { checkAPI: false });
+    const kvm = new Kvm(js);
+    const [jobs, runs, results] = await Promise.all([kvm.open(JOB_BUCKET), kvm.open(RUN_BUCKET), new Objm(js).open(RESULT_BUCKET, false)]);
+    // Headroom under the server's max_payload (1 MB by default) for the state around the result.
+    const inlineLimit = Math.min(1024 * 1024, nc.info?.max_payload ?? 1024 * 1024) - 64 * 1024;
+    return new JobStore(nc, jobs, runs, results, inlineLimit);
   }
 
   async get(jobId: string): Promise<Versioned<JobState> | undefined> {
-    const entry = await this.jobs.get(jobId);
+    const entry = await this.jobs.get(jobId).catch(rethrow);
     if (!entry || entry.operation !== 'PUT') return undefined;
     return { value: jobStateSchema.parse(JSON.parse(decoder.decode(entry.value))), revision: entry.revision };
   }
@@ -58,6 +63,7 @@ export class JobStore {
       this.notify(jobEvents(state.jobId));
       return { created: true, state: { value: state, revision } };
     } catch (e) {
+      throwIfMissing(e);
       const existing = await this.get(state.jobId);
       if (!existing) throw e;
       return { created: false, state: existing };
@@ -81,6 +87,7 @@ export class JobStore {
         this.notify(jobEvents(jobId));
         return { value: next, revision };
       } catch (e) {
+        throwIfMissing(e);
         const conflict = e instanceof JetStreamApiError ? e.code === WRONG_LAST_SEQUENCE : /wrong last sequence/i.test(String(e));
         if (!conflict || attempt >= 50) throw e;
       }
@@ -116,7 +123,7 @@ export class JobStore {
    * per watcher — unlike a KV watch, a JetStream consumer each; core delivery is at most once, so a
    * slow poll catches what a reconnect lost.
    */
-  async watch(jobId: string, onChange: (state: JobState) => void, opts: { pollMs?: number; initial?: boolean } = {}): Promise<{ stop(): void }> {
+  async watch(jobId: string, onChange: (state: JobState) => void, opts: { pollMs?: number; initial?: boolean } = {}): Promise<Watch> {
     let last = -1;
     const check = async () => {
       const current = await this.get(jobId).catch(() => undefined);
@@ -128,7 +135,7 @@ export class JobStore {
     return this.follow(jobEvents(jobId), check, opts.pollMs ?? 2_000, opts.initial ?? true);
   }
 
-  private async follow(subject: string, check: () => Promise<void>, pollMs: number, initial = true): Promise<{ stop(): void }> {
+  private async follow(subject: string, check: () => Promise<void>, pollMs: number, initial = true): Promise<Watch> {
     let queued = Promise.resolve();
     const run = () => (queued = queued.then(check)); // one check at a time, in order
     const sub = this.nc.subscribe(subject, { callback: () => void run() });
@@ -137,6 +144,7 @@ export class JobStore {
     // is seen by the first poll.
     if (initial) await run();
     return {
+      refresh: run,
       stop: () => {
         clearInterval(timer);
         sub.unsubscribe();
@@ -164,14 +172,17 @@ export class JobStore {
   }
 
   async runCancel(runId: string): Promise<RunCancel | undefined> {
-    const entry = await this.runs.get(runId);
+    const entry = await this.runs.get(runId).catch(rethrow);
     if (!entry || entry.operation !== 'PUT') return undefined;
     return runCancelSchema.parse(JSON.parse(decoder.decode(entry.value)));
   }
 
-  /** Calls `onCancel` for every run cancelled from now on (a worker: one KV watch for all runs). */
+  /**
+   * Calls `onCancel` for every run cancelled, those still in the bucket first, then each new one
+   * (a worker: one KV watch for all runs).
+   */
   async watchRuns(onCancel: (runId: string, cancel: RunCancel) => void): Promise<{ stop(): void }> {
-    const it = await this.runs.watch({ include: 'updates' });
+    const it = await this.runs.watch();
     void (async () => {
       for await (const entry of it) {
         if (entry.operation === 'PUT') onCancel(entry.key, runCancelSchema.parse(JSON.parse(decoder.decode(entry.value))));
@@ -181,7 +192,7 @@ export class JobStore {
   }
 
   /** Calls `onCancel` once if the run is or becomes cancelled (a dispatcher: its own run only). */
-  async watchRun(runId: string, onCancel: (cancel: RunCancel) => void, pollMs = 2_000): Promise<{ stop(): void }> {
+  async watchRun(runId: string, onCancel: (cancel: RunCancel) => void, pollMs = 2_000): Promise<Watch> {
     let seen = false;
     return this.follow(runEvents(runId), async () => {
       if (seen) return;
@@ -192,4 +203,20 @@ export class JobStore {
       }
     }, pollMs);
   }
+}
+
+/**
+ * A bucket that is not there (no pool has been set up on this server: "no responders" to the
+ * bucket's subject, or "stream not found") is POOL_UNAVAILABLE, naming what to run.
+ */
+function throwIfMissing(e: unknown): void {
+  const text = String((e as Error)?.message ?? e);
+  if (/no responders|stream not found/i.test(text)) {
+    throw new ForgeError('POOL_UNAVAILABLE', `the pool buckets (${JOB_BUCKET}, ${RUN_BUCKET}, ${RESULT_BUCKET}) are missing: start a worker or run \`forge worker --setup-only\` first (${text})`, [], { cause: e });
+  }
+}
+
+function rethrow(e: unknown): never {
+  throwIfMissing(e);
+  throw e;
 }
