@@ -7,8 +7,11 @@ import { jobSchema, queuedState, STATE_REVISION_HEADER, type Job } from '../lib/
 import { jobSubject, POOLS } from '../lib/pool/pools.ts';
 import { ensurePool } from '../lib/pool/setup.ts';
 import { JobStore } from '../lib/pool/state.ts';
+import { openDatabase, type Database } from '../lib/records/db.ts';
+import { ExecutionRecords } from '../lib/records/executions.ts';
 import { startNats, type NatsServer } from '../local/nats.ts';
 import { startWorker, waitFor, type WorkerProcess } from '../../test/helpers/pool.ts';
+import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.ts';
 import { dispatch, type DispatchOptions } from './dispatch.ts';
 
 // The dispatcher's side of the protocol against a real nats-server: what it does when no pool is
@@ -16,18 +19,26 @@ import { dispatch, type DispatchOptions } from './dispatch.ts';
 let nats: NatsServer;
 let nc: NatsConnection;
 let worker: WorkerProcess | undefined;
+let postgres: PostgresServer;
+let databaseUrl: string;
+let db: Database;
 
 beforeAll(async () => {
   nats = await startNats();
   nc = await connectNats({ servers: nats.url, name: 'dispatch-test' });
-});
+  postgres = await startPostgres();
+  databaseUrl = await postgres.createDatabase('dispatch');
+  db = await openDatabase({ url: databaseUrl, schema: 'migrate' });
+}, 60_000);
 afterEach(async () => {
   await worker?.cleanup();
   worker = undefined;
 });
 afterAll(async () => {
+  await db?.close();
   await nc?.close();
   await nats?.stop();
+  await postgres?.stop();
 });
 
 const ping = (runId: string, taskId: string, signal = new AbortController().signal): DispatchOptions => ({
@@ -53,7 +64,7 @@ describe('dispatch', () => {
     expect((err as Error).message).toMatch(/the pool buckets \(forge-jobs, forge-runs, forge-results\) are missing: start a worker or run `forge worker --setup-only` first/);
   });
 
-  test('a job cancelled while queued is never run, though its message names the revision it was queued at', async () => {
+  test('a job cancelled while queued is never run (though its message names the revision it was queued at) and is recorded', async () => {
     await ensurePool(nc, POOLS.ci, { ackWaitMs: 6_000 }); // as the test workers run (--ack-wait-seconds 6)
     const stop = new AbortController();
     const notes: string[] = [];
@@ -66,13 +77,15 @@ describe('dispatch', () => {
 
     // The message still carries the revision of the queued state: the worker's claim by that
     // revision fails, it reads the state, finds it final and acks without running the job.
-    worker = await startWorker({ natsUrl: nats.url, pool: 'ci', name: 'stale-w' });
+    worker = await startWorker({ natsUrl: nats.url, pool: 'ci', name: 'stale-w', args: ['--database-url', databaseUrl] });
     await worker.ready;
     await waitFor(async () => (await queued()) === 0, 15_000, 'the message to be acked');
     expect(worker.output()).toMatch(/job already finished: acknowledged without running it again/);
     const state = await (await JobStore.open(nc)).get('run-stale.lint-a');
     expect(state?.value).toMatchObject({ state: 'cancelled', attempt: 0 });
     expect(state?.value.worker).toBeUndefined();
+    // The dispatcher has no database: the worker that took the message recorded its result.
+    expect(await new ExecutionRecords(db).task('run-stale.lint-a')).toMatchObject({ status: 'cancelled', worker: 'dispatcher', steps: [] });
   });
 
   test('a run cancelled before the worker started: its queued job ends cancelled, never run', async () => {

@@ -62,6 +62,7 @@ export async function dispatch(opts: DispatchOptions): Promise<DispatchOutcome> 
         }
         await Promise.all([log.replay(), listener.refresh()]); // what happened before this dispatcher
       }
+      void listener.refreshRun(); // a run cancelled before the job was queued: the job is cancelled at once
       const final = await waitForEnd(store, job, opts, listener);
       const result = await store.readResult(final);
       if (!result) throw new ForgeError('JOB_FAILED', `job ${id} ended ${final.state} without a result`);
@@ -102,12 +103,13 @@ interface Listener {
   ended: Promise<JobState>;
   settle(state: JobState): void;
   refresh(): Promise<void>;
+  refreshRun(): Promise<void>;
   stop(): void;
 }
 
 /**
- * Watches the job's state (progress, the end) and its run (a fail-fast cancel). The run is read
- * once now: a queued job of a run cancelled before this dispatcher started never starts.
+ * Watches the job's state (progress, the end) and its run (a fail-fast cancel). Subscribed before
+ * the job is queued, read when the caller asks (`refresh`, `refreshRun`).
  */
 async function listen(store: JobStore, job: Job, opts: DispatchOptions): Promise<Listener> {
   let settle!: (s: JobState) => void;
@@ -121,11 +123,12 @@ async function listen(store: JobStore, job: Job, opts: DispatchOptions): Promise
     if (isTerminal(s.state)) settle(s);
   };
   const watch = await store.watch(job.id, onState, { initial: false });
-  const runWatch = await store.watchRun(job.runId, (cancel) => void cancelQueued(store, job, cancel.reason));
+  const runWatch = await store.watchRun(job.runId, (cancel) => void cancelQueued(store, job, cancel.reason), { initial: false });
   return {
     ended,
     settle,
     refresh: () => watch.refresh(),
+    refreshRun: () => runWatch.refresh(),
     stop: () => {
       watch.stop();
       runWatch.stop();

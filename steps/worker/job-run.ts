@@ -68,13 +68,17 @@ export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void>
   });
   const runCancel = ctx.runCancel(job.runId);
   if (isTerminal(claimed.value.state)) {
+    // Final already: a redelivery, or a job its dispatcher cancelled while it was queued. Records
+    // are idempotent per job id, so the dispatcher's result (it has no database) is recorded here.
+    const decided = await ctx.store.readResult(claimed.value).catch(() => undefined);
+    if (decided) await recordExecution(ctx, job, decided);
     ctx.log.info({ job: job.id, state: claimed.value.state }, 'job already finished: acknowledged without running it again');
     ackSafely(msg);
     return;
   }
   if (claimed.value.state !== 'running' || claimed.value.worker !== ctx.worker || runCancel) {
     const reason = claimed.value.cancel?.reason ?? runCancel?.reason ?? 'cancelled';
-    await ctx.store.finish(job.id, result(job, ctx, claimed.value.attempt || 1, 'cancelled', reason, 0, new Date()));
+    await ctx.store.finish(job.id, await recordExecution(ctx, job, result(job, ctx, claimed.value.attempt || 1, 'cancelled', reason, 0, new Date())));
     ackSafely(msg);
     return;
   }

@@ -95,6 +95,18 @@ describe('pool faults', () => {
     expect(await new ExecutionRecords(db).countTasks('run-attach')).toBe(1);
   }, 60_000);
 
+  test('a task of a run cancelled before it was queued ends cancelled, never runs, and is recorded', async () => {
+    await (await JobStore.open(nc)).cancelRun('run-late', { reason: 'build-app failed', taskId: 'build-app', at: new Date().toISOString() });
+    const { code, output } = await runDispatch(args('run-late', 'plain')).done;
+    expect(code, output).toBe(130);
+    expect(output).toMatch(/cancelled: build-app failed/);
+    expect(output).not.toContain('work line 1');
+    // Whoever ended it (its dispatcher, which has no database, or a worker), a worker records it.
+    const records = new ExecutionRecords(db);
+    await waitFor(async () => (await records.countTasks('run-late')) === 1, 20_000, 'the cancelled task to be recorded');
+    expect(await records.task('run-late.lint-plain')).toMatchObject({ status: 'cancelled', message: 'build-app failed', steps: [] });
+  }, 60_000);
+
   test('nats-server restarted mid-run: the job finishes and its log and result arrive', async () => {
     const d = runDispatch(args('run-restart', 'restart'));
     await waitFor(() => d.output().includes('work line 1'), 20_000, 'the step to start');

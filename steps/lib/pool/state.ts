@@ -192,7 +192,7 @@ export class JobStore {
   }
 
   /** Calls `onCancel` once if the run is or becomes cancelled (a dispatcher: its own run only). */
-  async watchRun(runId: string, onCancel: (cancel: RunCancel) => void, pollMs = 2_000): Promise<Watch> {
+  async watchRun(runId: string, onCancel: (cancel: RunCancel) => void, opts: { pollMs?: number; initial?: boolean } = {}): Promise<Watch> {
     let seen = false;
     return this.follow(runEvents(runId), async () => {
       if (seen) return;
@@ -201,7 +201,7 @@ export class JobStore {
         seen = true;
         onCancel(cancel);
       }
-    }, pollMs);
+    }, opts.pollMs ?? 2_000, opts.initial ?? true);
   }
 }
 
