@@ -5,7 +5,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { isTerminal, jobId, jobSchema, queuedState, STATE_REVISION_HEADER, type Job, type JobResult, type JobState, type JobTask, type LogLine } from '../lib/pool/job.ts';
 import { followLog } from '../lib/pool/logs.ts';
 import { jobSubject, type PoolSpec } from '../lib/pool/pools.ts';
-import { JobStore } from '../lib/pool/state.ts';
+import { JobStore, type Watch } from '../lib/pool/state.ts';
 
 /**
  * The dispatcher of one pool-backed Argo task: publish the job once (or find it again), print
@@ -50,24 +50,14 @@ export async function dispatch(opts: DispatchOptions): Promise<DispatchOutcome> 
   try {
     const listener = await listen(store, job, opts);
     try {
-      const { created, state } = await store.create(queuedState(job, subject));
-      if (created) {
-        await publish(nc, subject, job, state.revision);
-        opts.onNote(`job ${id} queued on pool ${pool.name} (${subject})`);
-      } else {
-        opts.onNote(`job ${id} already exists (${state.value.state}${state.value.worker ? ` on ${state.value.worker}` : ''}): attaching to it`);
-        if (state.value.state === 'queued' && !(await inStream(nc, pool, subject))) {
-          await publish(nc, subject, job, state.revision); // the earlier dispatcher stopped between recording and publishing
-          opts.onNote(`job ${id} was recorded but not in the queue: published it`);
-        }
-        await Promise.all([log.replay(), listener.refresh()]); // what happened before this dispatcher
-      }
+      const how = await queueOrAttach(nc, store, job, subject, listener, opts);
+      if (how === 'attached') await Promise.all([log.replay(), listener.refresh()]); // what happened before this dispatcher
       void listener.refreshRun(); // a run cancelled before the job was queued: the job is cancelled at once
       const final = await waitForEnd(store, job, opts, listener);
       const result = await store.readResult(final);
       if (!result) throw new ForgeError('JOB_FAILED', `job ${id} ended ${final.state} without a result`);
       if (result.worker !== 'dispatcher') await log.ended(result.attempt, 5_000); // the worker's last lines
-      return { job, result, attached: !created };
+      return { job, result, attached: how === 'attached' };
     } finally {
       listener.stop();
     }
@@ -77,9 +67,44 @@ export async function dispatch(opts: DispatchOptions): Promise<DispatchOutcome> 
   }
 }
 
-async function publish(nc: NatsConnection, subject: string, job: Job, stateRevision: number): Promise<void> {
+/**
+ * Queues the job; or queues it again when it ended without success before (a retried task:
+ * `argo retry` of the workflow — its run's fail-fast cancel is cleared, and the job runs as its
+ * next round); or attaches to it, queued, running or succeeded.
+ */
+async function queueOrAttach(nc: NatsConnection, store: JobStore, job: Job, subject: string, listener: Listener, opts: DispatchOptions): Promise<'queued' | 'requeued' | 'attached'> {
+  const { created, state } = await store.create(queuedState(job, subject));
+  if (created) {
+    await publish(nc, subject, job, state.value, state.revision);
+    opts.onNote(`job ${job.id} queued on pool ${job.pool} (${subject})`);
+    return 'queued';
+  }
+  const was = state.value;
+  if (isTerminal(was.state) && was.state !== 'succeeded') {
+    listener.round = (was.round ?? 0) + 1; // the earlier round's end is not this dispatcher's
+    await store.clearRunCancel(job.runId);
+    const again = await store.requeue(job.id, state);
+    if (again) {
+      await publish(nc, subject, job, again.value, again.revision);
+      opts.onNote(`job ${job.id} ended ${was.state} before (attempt ${was.attempt}${was.round ? `, round ${was.round}` : ''}): queued again on pool ${job.pool}, round ${listener.round}`);
+      return 'requeued';
+    }
+  }
+  opts.onNote(`job ${job.id} already exists (${was.state}${was.worker ? ` on ${was.worker}` : ''}): attaching to it`);
+  if (was.state === 'queued' && !(await inStream(nc, opts.pool, subject))) {
+    await publish(nc, subject, job, was, state.revision); // the earlier dispatcher stopped between recording and publishing
+    opts.onNote(`job ${job.id} was recorded but not in the queue: published it`);
+  }
+  return 'attached';
+}
+
+async function publish(nc: NatsConnection, subject: string, job: Job, state: JobState, stateRevision: number): Promise<void> {
   try {
-    await jetstream(nc).publish(subject, JSON.stringify(job), { msgID: job.id, headers: revisionHeader(stateRevision) });
+    // Each round is a message of its own: JetStream's dedupe would drop a second one with the same id.
+    const msgID = state.round ? `${job.id}.r${state.round}` : job.id;
+    // The revision lets the worker claim without reading the state, which it then assumes is a
+    // first round's fresh one; a later round's state it reads.
+    await jetstream(nc).publish(subject, JSON.stringify(job), { msgID, ...(state.round ? {} : { headers: revisionHeader(stateRevision) }) });
   } catch (e) {
     const text = (e as Error).message;
     const why = /no responders|no stream/i.test(text) ? `no stream takes ${subject}: no worker of this pool has set it up yet` : /maximum messages|resource limits/i.test(text) ? 'the pool queue is full' : text;
@@ -101,6 +126,8 @@ async function inStream(nc: NatsConnection, pool: PoolSpec, subject: string): Pr
 interface Listener {
   /** The job's final state (its result), once a state change says so, or what this dispatcher decides. */
   ended: Promise<JobState>;
+  /** The round whose end counts (an earlier round's failure is what a retried task runs again). */
+  round: number;
   settle(state: JobState): void;
   refresh(): Promise<void>;
   refreshRun(): Promise<void>;
@@ -115,32 +142,32 @@ async function listen(store: JobStore, job: Job, opts: DispatchOptions): Promise
   let settle!: (s: JobState) => void;
   const ended = new Promise<JobState>((r) => (settle = r));
   let lastProgress = '';
+  const watches: Watch[] = [];
+  const listener: Listener = {
+    ended,
+    round: 0,
+    settle,
+    refresh: () => watches[0]!.refresh(),
+    refreshRun: () => watches[1]!.refresh(),
+    stop: () => watches.forEach((w) => w.stop()),
+  };
   const onState = (s: JobState) => {
     if (s.progress && `${s.progress.done}/${s.progress.total}` !== lastProgress) {
       lastProgress = `${s.progress.done}/${s.progress.total}`;
       opts.onProgress(s.progress.done, s.progress.total);
     }
-    if (isTerminal(s.state)) settle(s);
+    if (isTerminal(s.state) && (s.round ?? 0) >= listener.round) settle(s);
   };
-  const watch = await store.watch(job.id, onState, { initial: false });
-  const runWatch = await store.watchRun(job.runId, (cancel) => void cancelQueued(store, job, cancel.reason), { initial: false });
-  return {
-    ended,
-    settle,
-    refresh: () => watch.refresh(),
-    refreshRun: () => runWatch.refresh(),
-    stop: () => {
-      watch.stop();
-      runWatch.stop();
-    },
-  };
+  watches.push(await store.watch(job.id, onState, { initial: false }));
+  watches.push(await store.watchRun(job.runId, (cancel) => void cancelQueued(store, job, cancel.reason), { initial: false }));
+  return listener;
 }
 
 /** Resolves with the job's final state: its result, or the cancel/timeout this dispatcher decided. */
 async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions, { ended, settle }: Listener): Promise<JobState> {
   const cancel = async (reason: string): Promise<JobState | undefined> => {
     const s = await store.update(job.id, (st) =>
-      isTerminal(st.state) ? undefined : st.state === 'queued' ? { ...st, state: 'cancelled', result: dispatcherResult(job, 'cancelled', reason, st.attempt) } : { ...st, cancel: { reason, at: new Date().toISOString() } },
+      isTerminal(st.state) ? undefined : st.state === 'queued' ? { ...st, state: 'cancelled', result: dispatcherResult(job, 'cancelled', reason, st) } : { ...st, cancel: { reason, at: new Date().toISOString() } },
     );
     if (isTerminal(s.value.state)) return s.value;
     opts.onNote(`cancel sent to ${s.value.worker ?? 'the worker'}: waiting for the job to stop`);
@@ -166,13 +193,13 @@ async function waitForEnd(store: JobStore, job: Job, opts: DispatchOptions, { en
 
 /** A queued job of a cancelled run never starts: cancelled here, without waiting for a worker. */
 async function cancelQueued(store: JobStore, job: Job, reason: string): Promise<void> {
-  await store.update(job.id, (st) => (st.state === 'queued' ? { ...st, state: 'cancelled', result: dispatcherResult(job, 'cancelled', reason, st.attempt) } : undefined)).catch(() => undefined);
+  await store.update(job.id, (st) => (st.state === 'queued' ? { ...st, state: 'cancelled', result: dispatcherResult(job, 'cancelled', reason, st) } : undefined)).catch(() => undefined);
 }
 
 /** A result the dispatcher decides on its own: a queued job it cancels, or a worker that never confirmed. */
-function dispatcherResult(job: Job, status: 'cancelled' | 'timed-out', message: string, attempt = 0): JobResult {
+function dispatcherResult(job: Job, status: 'cancelled' | 'timed-out', message: string, state?: JobState): JobResult {
   const now = new Date().toISOString();
-  return { jobId: job.id, status, message, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: Math.max(1, attempt), startedAt: now, finishedAt: now };
+  return { jobId: job.id, status, message, exitCode: 1, steps: [], outputs: {}, worker: 'dispatcher', attempt: Math.max(1, state?.attempt ?? 0), round: state?.round ?? 0, startedAt: now, finishedAt: now };
 }
 
 /** The state a dispatcher reports when the worker never confirmed (it may be gone). */

@@ -66,7 +66,9 @@ export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void>
     await ctx.store.create(queuedState(job, msg.subject));
     return ctx.store.update(job.id, claim);
   });
-  const runCancel = ctx.runCancel(job.runId);
+  // A job run again (`argo retry`) follows its dispatcher's clearing of the run's cancel, which
+  // this worker's watch may not have seen yet: asked of the bucket itself.
+  const runCancel = (claimed.value.round ?? 0) > 0 ? await ctx.store.runCancel(job.runId) : ctx.runCancel(job.runId);
   if (isTerminal(claimed.value.state)) {
     // Final already: a redelivery, or a job its dispatcher cancelled while it was queued. Records
     // are idempotent per job id, so the dispatcher's result (it has no database) is recorded here.
@@ -78,7 +80,7 @@ export async function runDelivery(msg: JsMsg, ctx: JobRunContext): Promise<void>
   }
   if (claimed.value.state !== 'running' || claimed.value.worker !== ctx.worker || runCancel) {
     const reason = claimed.value.cancel?.reason ?? runCancel?.reason ?? 'cancelled';
-    await ctx.store.finish(job.id, await recordExecution(ctx, job, result(job, ctx, claimed.value.attempt || 1, 'cancelled', reason, 0, new Date())));
+    await ctx.store.finish(job.id, await recordExecution(ctx, job, result(job, ctx, claimed.value, 'cancelled', reason, 0, new Date())));
     ackSafely(msg);
     return;
   }
@@ -150,7 +152,7 @@ async function execute(msg: JsMsg, job: Job, claimed: Versioned<JobState>, ctx: 
   const message = s?.kind === 'cancel' ? s.reason : s?.kind === 'timeout' ? `timed out after ${formatDuration(job.timeoutMs)}` : outcome.message;
   log.write('forge', `job ${status}: ${message}`);
   await log.close();
-  let final: JobResult = { ...result(job, ctx, attempt, status, message, status === 'succeeded' ? 0 : outcome.exitCode || 1, started), steps: outcome.steps, outputs: outcome.outputs, ...(cacheHit === undefined ? {} : { cacheHit }) };
+  let final: JobResult = { ...result(job, ctx, claimed.value, status, message, status === 'succeeded' ? 0 : outcome.exitCode || 1, started), steps: outcome.steps, outputs: outcome.outputs, ...(cacheHit === undefined ? {} : { cacheHit }) };
   final = await recordExecution(ctx, job, final);
   // The claim's revision, unless progress moved it since (then finish reads it again).
   await ctx.store.finish(job.id, final, progressed ? undefined : claimed);
@@ -186,8 +188,8 @@ async function recordExecution(ctx: JobRunContext, job: Job, final: JobResult): 
   }
 }
 
-function result(job: Job, ctx: JobRunContext, attempt: number, status: Outcome, message: string, exitCode: number, started: Date): JobResult {
-  return { jobId: job.id, status, message: message.slice(0, 4000), exitCode, steps: [], outputs: {}, worker: ctx.worker, attempt, startedAt: started.toISOString(), finishedAt: new Date().toISOString() };
+function result(job: Job, ctx: JobRunContext, claimed: JobState, status: Outcome, message: string, exitCode: number, started: Date): JobResult {
+  return { jobId: job.id, status, message: message.slice(0, 4000), exitCode, steps: [], outputs: {}, worker: ctx.worker, attempt: claimed.attempt || 1, round: claimed.round ?? 0, startedAt: started.toISOString(), finishedAt: new Date().toISOString() };
 }
 
 function serverAtLeast(version: string | undefined, major: number, minor: number): boolean {

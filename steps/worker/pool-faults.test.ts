@@ -43,6 +43,7 @@ beforeAll(async () => {
     attach: { lint: { work: { args: [`runs=${runs('attach')}`, 'print=1', 'sleep=3000'] } } },
     restart: { lint: { work: { args: [`runs=${runs('restart')}`, 'print=1', 'sleep=3000', 'print=2'] } } },
     plain: { lint: { work: { args: ['print=1'] } } },
+    flaky: { lint: { work: { args: [`runs=${runs('flaky')}`, 'print=1', `failOnce=${join(tmp, 'flaky.failed')}`] } } },
   });
   await Promise.all([worker('fault-a'), worker('fault-b')]);
   nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
@@ -105,6 +106,29 @@ describe('pool faults', () => {
     const records = new ExecutionRecords(db);
     await waitFor(async () => (await records.countTasks('run-late')) === 1, 20_000, 'the cancelled task to be recorded');
     expect(await records.task('run-late.lint-plain')).toMatchObject({ status: 'cancelled', message: 'build-app failed', steps: [] });
+  }, 60_000);
+
+  test('argo retry: a failed task runs again as its next round, the run goes on, both rounds are recorded', async () => {
+    const first = await runDispatch(args('run-retry', 'flaky')).done;
+    expect(first.code, first.output).toBe(5);
+    // The same task dispatched again (Argo keeps the workflow's uid on retry).
+    const again = await runDispatch(args('run-retry', 'flaky')).done;
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toMatch(/job run-retry\.lint-flaky ended failed before \(attempt 1\): queued again on pool ci, round 1/);
+    expect(again.output).toMatch(/succeeded: flaky \(lint\): 1 step\(s\) succeeded \(worker fault-[ab](-2)?, attempt 2/);
+    expect(again.output).not.toMatch(/code 5/); // the new round's log, not the first one's
+    // The first failure's fail-fast cancel no longer stops the run's other tasks.
+    const later = await runDispatch(args('run-retry', 'plain')).done;
+    expect(later.code, later.output).toBe(0);
+    // A task that succeeded is not run again.
+    const third = await runDispatch(args('run-retry', 'flaky')).done;
+    expect(third.code, third.output).toBe(0);
+    expect(third.output).toMatch(/job run-retry\.lint-flaky already exists \(succeeded on fault-[ab](-2)?\): attaching to it/);
+    expect(await lines(runs('flaky'))).toHaveLength(2);
+    const records = new ExecutionRecords(db);
+    expect(await records.task('run-retry.lint-flaky', 0)).toMatchObject({ status: 'failed', exitCode: 5, attempt: 1, round: 0 });
+    expect(await records.task('run-retry.lint-flaky')).toMatchObject({ status: 'succeeded', attempt: 2, round: 1, steps: [{ name: 'work', status: 'succeeded' }] });
+    expect(await records.countTasks('run-retry')).toBe(3);
   }, 60_000);
 
   test('nats-server restarted mid-run: the job finishes and its log and result arrive', async () => {

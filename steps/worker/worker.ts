@@ -64,6 +64,7 @@ export class Worker {
     // before its run's cancel arrives is running by then, and stopped below.
     const cancelled = new Map<string, RunCancel>();
     const watcher = await store.watchRuns((runId, cancel) => {
+      if (!cancel) return void cancelled.delete(runId); // cleared: its tasks are run again
       cancelled.set(runId, cancel);
       forgetOld(cancelled);
       for (const { job, abort } of this.running.values()) if (job.runId === runId && job.taskId !== cancel.taskId) abort({ kind: 'cancel', reason: cancel.reason });

@@ -9,10 +9,11 @@ const FORGE = fileURLToPath(new URL('../../bin/forge.mjs', import.meta.url));
 
 /**
  * A step script the fixture repositories carry: prints lines, sleeps, appends to a run log
- * (to count how often a step really ran), prints a secret, exits with a code. Its arguments
+ * (to count how often a step really ran), prints a secret, exits with a code (or fails only the
+ * first time, `failOnce=<marker file>`). Its arguments
  * are the step's `args` in project.cue.
  */
-const STEP = `import { appendFileSync } from 'node:fs';
+const STEP = `import { appendFileSync, existsSync } from 'node:fs';
 const [name, ...ops] = process.argv.slice(2);
 for (const op of ops) {
   const [kind, value] = op.split('=');
@@ -22,6 +23,7 @@ for (const op of ops) {
   if (kind === 'secret') console.log('secret is ' + process.env[value]);
   if (kind === 'big') appendFileSync(process.env.FORGE_OUTPUTS_DIR + '/big.txt', 'x'.repeat(Number(value)));
   if (kind === 'exit') process.exit(Number(value));
+  if (kind === 'failOnce' && !existsSync(value)) { appendFileSync(value, 'failed once'); process.exit(5); }
 }
 `;
 

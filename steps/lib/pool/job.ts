@@ -79,6 +79,8 @@ export const resultSchema = z.object({
   outputs: z.record(z.string(), z.string()),
   worker: z.string(),
   attempt: z.number().int().min(1),
+  /** The job's round (see the state's `round`). */
+  round: z.number().int().min(0).optional(),
   startedAt: z.string(),
   finishedAt: z.string(),
   /** Git cache: whether the commit was already in the worker's mirror. */
@@ -93,6 +95,11 @@ export const jobStateSchema = z.object({
   pool: z.enum(POOL_NAMES),
   /** Deliveries so far that started the job. */
   attempt: z.number().int().min(0),
+  /**
+   * How many times the job was queued again after it ended without success (a retried task:
+   * `argo retry` of the workflow); 0 or absent for the first.
+   */
+  round: z.number().int().min(0).optional(),
   worker: z.string().optional(),
   /** Set by the dispatcher (Argo stopped the task) or the worker's run watch; the worker stops the job. */
   cancel: z.object({ reason: z.string().max(1000), at: z.string() }).optional(),

@@ -1,9 +1,9 @@
-import { EVENTS_PREFIX, JOB_BUCKET, jobEvents, LOG_STREAM, POOLS, RESULT_BUCKET, RUN_BUCKET, type PoolName } from './pools.ts';
+import { EVENTS_PREFIX, JOB_BUCKET, jobEvents, LOG_STREAM, POOLS, RESULT_BUCKET, RUN_BUCKET, runEvents, type PoolName } from './pools.ts';
 
 /**
  * Who may do what on NATS (nats-server `authorization.users[].permissions`), written next to the
  * protocol they allow so the two cannot drift: a pool's dispatcher user may queue jobs on that
- * pool only and read their state, results and logs; a pool's worker user may take that pool's jobs
+ * pool only, read their state, results and logs, and clear a run's cancel; a pool's worker user may take that pool's jobs
  * only, and write states, results, logs and run cancels. Neither may read another pool's queue.
  */
 export interface NatsPermissions {
@@ -41,7 +41,10 @@ export function dispatcherPermissions(pool: PoolName): NatsPermissions {
         `${API}.STREAM.MSG.GET.${p.stream}`,
         ...common,
         `$KV.${JOB_BUCKET}.>`,
+        // Clears its run's cancel when it runs a failed task again (`argo retry`).
+        `$KV.${RUN_BUCKET}.>`,
         jobEvents('>'),
+        runEvents('>'),
       ],
     },
     // Logs live on their subject (a new job's) as well as through the stream (a replay).

@@ -3,7 +3,7 @@ import { jetstream, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ForgeError } from '../errors.ts';
-import { jobStateSchema, resultSchema, runCancelSchema, type JobResult, type JobState, type RunCancel } from './job.ts';
+import { isTerminal, jobStateSchema, resultSchema, runCancelSchema, type JobResult, type JobState, type RunCancel } from './job.ts';
 import { JOB_BUCKET, jobEvents, RESULT_BUCKET, RUN_BUCKET, runEvents } from './pools.ts';
 
 /**
@@ -109,6 +109,20 @@ export class JobStore {
     );
   }
 
+  /**
+   * Queues a job that ended without success again, as its next round (a retried task: `argo
+   * retry`). Returns the queued state, or undefined when the job is not failed any more (another
+   * dispatcher of the same task queued it first, or it succeeded).
+   */
+  async requeue(jobId: string, known: Versioned<JobState>): Promise<Versioned<JobState> | undefined> {
+    const s = await this.update(
+      jobId,
+      (st) => (isTerminal(st.state) && st.state !== 'succeeded' ? { jobId: st.jobId, state: 'queued', subject: st.subject, pool: st.pool, attempt: st.attempt, round: (st.round ?? 0) + 1, updatedAt: '' } : undefined),
+      known,
+    );
+    return s.value.state === 'queued' && s.revision !== known.revision ? s : undefined;
+  }
+
   async readResult(state: JobState): Promise<JobResult | undefined> {
     if (state.result) return state.result;
     if (!state.resultObject) return undefined;
@@ -171,6 +185,12 @@ export class JobStore {
     }
   }
 
+  /** Forgets a run's cancel: its failed tasks are being run again (`argo retry`). */
+  async clearRunCancel(runId: string): Promise<void> {
+    await this.runs.delete(runId).catch(rethrow);
+    this.notify(runEvents(runId));
+  }
+
   async runCancel(runId: string): Promise<RunCancel | undefined> {
     const entry = await this.runs.get(runId).catch(rethrow);
     if (!entry || entry.operation !== 'PUT') return undefined;
@@ -178,14 +198,14 @@ export class JobStore {
   }
 
   /**
-   * Calls `onCancel` for every run cancelled, those still in the bucket first, then each new one
-   * (a worker: one KV watch for all runs).
+   * Calls `onChange` for every run cancelled, those still in the bucket first, then each new one,
+   * and with undefined for a cancel cleared (a worker: one KV watch for all runs).
    */
-  async watchRuns(onCancel: (runId: string, cancel: RunCancel) => void): Promise<{ stop(): void }> {
+  async watchRuns(onChange: (runId: string, cancel: RunCancel | undefined) => void): Promise<{ stop(): void }> {
     const it = await this.runs.watch();
     void (async () => {
       for await (const entry of it) {
-        if (entry.operation === 'PUT') onCancel(entry.key, runCancelSchema.parse(JSON.parse(decoder.decode(entry.value))));
+        onChange(entry.key, entry.operation === 'PUT' ? runCancelSchema.parse(JSON.parse(decoder.decode(entry.value))) : undefined);
       }
     })().catch(() => undefined);
     return { stop: () => it.stop() };

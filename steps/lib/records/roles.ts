@@ -21,8 +21,8 @@ export const RUNTIME_INSERT_COLUMNS = {
   promotions: ['trusted_repository', 'digest', 'source_reference', 'signer', 'scan_summary', 'policy_results', 'attestation_digest', 'workflow_name', 'workflow_uid'],
   promotion_events: ['source_reference', 'digest', 'trusted_repository', 'outcome', 'check_name', 'message', 'details', 'workflow_name', 'workflow_uid', 'promotion_id'],
   pipeline_runs: ['run_id', 'repository', 'commit_sha'],
-  task_executions: ['job_id', 'run_id', 'task_id', 'pool', 'kind', 'status', 'exit_code', 'message', 'worker', 'attempt', 'cache_hit', 'started_at', 'finished_at'],
-  step_executions: ['job_id', 'name', 'stage', 'status', 'exit_code', 'duration_ms'],
+  task_executions: ['job_id', 'run_id', 'task_id', 'pool', 'kind', 'status', 'exit_code', 'message', 'worker', 'attempt', 'round', 'cache_hit', 'started_at', 'finished_at'],
+  step_executions: ['job_id', 'round', 'name', 'stage', 'status', 'exit_code', 'duration_ms'],
 } as const;
 const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions'] as const;
 const SEQUENCES = ['promotion_events_id_seq'] as const;
