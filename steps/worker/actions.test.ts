@@ -45,7 +45,7 @@ beforeAll(async () => {
   // A stand-in earthly binary: prints its argv and environment, as the real one would receive them.
   await writeFile(join(tmp, 'earthly'), `#!${process.execPath}\nconsole.log(JSON.stringify({ argv: process.argv.slice(2), env: process.env }));\n`);
   await chmod(join(tmp, 'earthly'), 0o755);
-  ctx = { job, workspace: tmp, workerEnv, earthly: join(tmp, 'earthly') };
+  ctx = { job, attempt: 2, workspace: tmp, workerEnv, earthly: join(tmp, 'earthly') };
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
@@ -55,6 +55,7 @@ const FACTS = {
   FORGE_RUN_ID: 'wf-abc123',
   FORGE_TASK_ID: 'lint-api',
   FORGE_JOB_ID: 'wf-abc123.lint-api',
+  FORGE_JOB_ATTEMPT: '2',
   FORGE_COMMIT: COMMIT,
   FORGE_PROJECT: 'api',
   FORGE_PHASE: 'lint',

@@ -22,6 +22,8 @@ export interface StepSpec {
 
 export interface ActionContext {
   job: Job & { task: { kind: 'phase' } };
+  /** Which start of the job this is (1 first; a redelivery or a retried task counts on). */
+  attempt: number;
   /** The job's worktree. */
   workspace: string;
   workerEnv: NodeJS.ProcessEnv;
@@ -40,6 +42,7 @@ export function stepCommand(step: StepSpec, secrets: ResolvedSecret[], ctx: Acti
     FORGE_RUN_ID: job.runId,
     FORGE_TASK_ID: job.taskId,
     FORGE_JOB_ID: job.id,
+    FORGE_JOB_ATTEMPT: String(ctx.attempt),
     FORGE_COMMIT: job.commit,
     FORGE_PROJECT: job.task.project,
     FORGE_PHASE: job.task.phase,

@@ -20,6 +20,7 @@ import { collectOutputs } from './step-outputs.ts';
  */
 export interface HandlerContext {
   job: Job;
+  attempt: number;
   /** The job's worktree at its commit. */
   dir: string;
   log: LogPublisher;
@@ -95,7 +96,7 @@ async function runPhase(ctx: HandlerContext, job: Job & { task: { kind: 'phase' 
     const secrets = await Promise.all(step.secrets.map((ref) => resolveSecret(ref, where, ctx.workerEnv, ctx.secretsDir)));
     secrets.forEach((s) => ctx.log.addSecret(s.value));
     const timeoutMs = parseDuration(step.timeout) ?? job.timeoutMs;
-    const command = stepCommand({ ...step, timeoutMs }, secrets, { job, workspace: ctx.dir, workerEnv: ctx.workerEnv, earthly: ctx.earthly });
+    const command = stepCommand({ ...step, timeoutMs }, secrets, { job, attempt: ctx.attempt, workspace: ctx.dir, workerEnv: ctx.workerEnv, earthly: ctx.earthly });
     command.env.FORGE_OUTPUTS_DIR = outputsDir;
     commands.push(command);
   }

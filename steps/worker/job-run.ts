@@ -117,14 +117,14 @@ async function execute(msg: JsMsg, job: Job, claimed: Versioned<JobState>, ctx: 
   let cacheHit: boolean | undefined;
   try {
     if (NO_CHECKOUT.has(job.task.kind)) {
-      outcome = await HANDLERS[job.task.kind]({ job, dir: '', log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
+      outcome = await HANDLERS[job.task.kind]({ job, attempt, dir: '', log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
     } else {
       const workspace = await ctx.cache.checkout(job.repository, job.commit, job.id);
       cacheHit = workspace.hit;
       ctx.metrics.cache.inc({ pool: job.pool, result: workspace.hit ? 'hit' : 'miss' });
       log.write('forge', `checkout: ${workspace.hit ? 'commit already in the mirror' : 'fetched into the mirror'}, ${workspace.reused ? 'worktree reset' : 'new worktree'} (${formatDuration(Date.now() - started.getTime())})`);
       try {
-        outcome = await HANDLERS[job.task.kind]({ job, dir: workspace.dir, log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
+        outcome = await HANDLERS[job.task.kind]({ job, attempt, dir: workspace.dir, log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
       } finally {
         await workspace.release();
       }
