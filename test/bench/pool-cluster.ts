@@ -10,6 +10,7 @@ import path from 'node:path';
 import { argo, e2eEnv, gitDaemon, kubectl, submittedName, type E2eEnv } from '../cluster/e2e-env.ts';
 import { deployPools, removePools } from '../cluster/pools.ts';
 import { generatedHistory } from './git-history.ts';
+import { podTimeline } from './pod-timeline.ts';
 
 const TASKS = 10;
 
@@ -88,6 +89,7 @@ export async function benchPoolCluster(log: (line: string) => void): Promise<str
       clearInterval(sampler);
       pool.push(await groupSeconds(env, name, 'group-1'));
       log(`pool run ${run + 1} (${run === 0 ? 'cold cache' : 'warm'}): group-1 of ${TASKS} tasks in ${pool[run]!.toFixed(1)} s`);
+      log(`  dispatcher ${await podTimeline(env, name, 'group-1')}`);
     }
     const perJob = peak.map((p, i) => (p - idle[i]!) / (TASKS / 2));
     log(`ci workers peak: ${peak.map((b) => `${(b / 2 ** 20).toFixed(0)} MiB`).join(', ')}; about ${(Math.max(...perJob) / 2 ** 20).toFixed(0)} MiB per concurrent job (peak − idle over the jobs each took)`);
@@ -97,6 +99,7 @@ export async function benchPoolCluster(log: (line: string) => void): Promise<str
       const name = submittedName(await argo(env, ['submit', '--from', 'workflowtemplate/forge-bench-clone', '--wait', '-o', 'name', '-p', `repo-url=${repo}`, '-p', `commit=${commit}`, '-p', `tasks=${tasks}`]));
       clone.push(await groupSeconds(env, name, 'task'));
       log(`pod per task run ${run + 1}: ${TASKS} clones in ${clone[run]!.toFixed(1)} s`);
+      log(`  clone ${await podTimeline(env, name, 'task')}`);
     }
     const warm = pool[1]!;
     const baseline = Math.min(...clone);
