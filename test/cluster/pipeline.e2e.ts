@@ -1,8 +1,8 @@
 /**
  * forge-pipeline on the real cluster: NATS and the discovery and ci pools run as the charts
  * generate them (locally built images), and Argo's own controller runs the pipeline, whose
- * pool-backed tasks are dispatcher pods. Faults: a failing task in group 2, `argo stop` during
- * a long task, a worker pod deleted mid-job.
+ * pool-backed tasks are dispatcher pods. Faults: a failing task in group 2, `argo retry` of a
+ * failed run, `argo stop` during a long task, a worker pod deleted mid-job.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -50,6 +50,9 @@ beforeAll(async () => {
   await serve('failing', failing.dir);
   const slow = await poolRepo({ slow: { lint: { wait: { args: ['print=1', 'sleep=25000', 'print=2'] } } } });
   await serve('slow', slow.dir);
+  const flaky = await poolRepo({ flaky: { lint: { check: { args: ['print=1', 'failAttempt=1'] } }, test: { unit: { args: ['print=1'] } } } });
+  await serve('flaky', flaky.dir);
+  await flaky.cleanup();
   await failing.cleanup();
   await slow.cleanup();
   daemon = await gitDaemon(path.join(tmp, 'served'), env.gitListen);
@@ -122,6 +125,18 @@ describe('forge-pipeline on hot pools', () => {
     expect(nodes(wf).some((n) => n.type === 'Pod' && /publish/.test(n.displayName ?? ''))).toBe(false);
     expect(nodes(wf).find((n) => n.displayName === 'group-3')).toMatchObject({ phase: 'Omitted', message: 'omitted: depends condition not met' });
     expect((await argo(env, ['logs', name, '--no-color'])).stdout).toMatch(/Pipeline failed/);
+  });
+
+  it('argo retry of a failed run runs the failed task again, and the groups after it', async () => {
+    const name = submittedName(await submit('flaky', ['--wait']));
+    expect((await getWorkflow(env, name)).status.phase).toBe('Failed');
+    const retried = await argo(env, ['retry', name, '--wait'], 300_000);
+    const wf = await getWorkflow(env, name);
+    const logs = (await argo(env, ['logs', name, '--no-color'])).stdout;
+    expect(wf.status.phase, `${retried.stdout}\n${logs}`).toBe('Succeeded');
+    expect(logs).toMatch(/dispatch\s+\| job [\w-]+\.lint-flaky ended failed before \(attempt 1\): queued again on pool ci, round 1/);
+    expect(logs).toMatch(/dispatch\s+\| succeeded: flaky \(lint\): 1 step\(s\) succeeded \(worker forge-worker-ci-[01], attempt 2/);
+    expect(podNodes(wf, 'phase').filter((n) => n.phase === 'Succeeded').map((n) => n.displayName)).toEqual(expect.arrayContaining([expect.stringContaining('lint-flaky'), expect.stringContaining('test-flaky')]));
   });
 
   it('argo stop during a long task stops the job on its worker', async () => {

@@ -10,7 +10,7 @@ const FORGE = fileURLToPath(new URL('../../bin/forge.mjs', import.meta.url));
 /**
  * A step script the fixture repositories carry: prints lines, sleeps, appends to a run log
  * (to count how often a step really ran), prints a secret, exits with a code (or fails only the
- * first time, `failOnce=<marker file>`). Its arguments
+ * first time, `failOnce=<marker file>`, or on one attempt of its job, `failAttempt=<n>`). Its arguments
  * are the step's `args` in project.cue.
  */
 const STEP = `import { appendFileSync, existsSync } from 'node:fs';
@@ -24,6 +24,7 @@ for (const op of ops) {
   if (kind === 'big') appendFileSync(process.env.FORGE_OUTPUTS_DIR + '/big.txt', 'x'.repeat(Number(value)));
   if (kind === 'exit') process.exit(Number(value));
   if (kind === 'failOnce' && !existsSync(value)) { appendFileSync(value, 'failed once'); process.exit(5); }
+  if (kind === 'failAttempt' && process.env.FORGE_JOB_ATTEMPT === value) process.exit(4);
 }
 `;
 
