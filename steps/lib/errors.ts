@@ -25,7 +25,8 @@ export type ForgeErrorCode =
   | 'JOB_INVALID'
   | 'JOB_FAILED'
   | 'JOB_TIMEOUT'
-  | 'JOB_CANCELLED';
+  | 'JOB_CANCELLED'
+  | 'RELEASE_INVALID';
 
 export interface ForgeErrorDetail {
   /** File the problem is in, relative to the repository root when there is one. */
