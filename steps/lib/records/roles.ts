@@ -23,8 +23,9 @@ export const RUNTIME_INSERT_COLUMNS = {
   pipeline_runs: ['run_id', 'repository', 'commit_sha'],
   task_executions: ['job_id', 'run_id', 'task_id', 'pool', 'kind', 'status', 'exit_code', 'message', 'worker', 'attempt', 'round', 'cache_hit', 'started_at', 'finished_at'],
   step_executions: ['job_id', 'round', 'name', 'stage', 'status', 'exit_code', 'duration_ms'],
+  releases: ['repository', 'project', 'commit_sha', 'number', 'trigger', 'tag', 'branch', 'branch_number'],
 } as const;
-const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions'] as const;
+const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions', 'releases'] as const;
 const SEQUENCES = ['promotion_events_id_seq'] as const;
 
 /** A role name as PostgreSQL folds an unquoted one: the only form accepted, so quoting never matters. */
