@@ -93,7 +93,7 @@ export interface StepOutcome {
   result: unknown;
   /** File name (under --outputs-dir) → content. */
   outputs?: Record<string, string>;
-  /** Printed instead of the JSON result unless `--output json`. */
+  /** Printed instead of the JSON result unless `--output json` (an empty text prints nothing). */
   text?: string;
 }
 
@@ -135,6 +135,6 @@ export async function stepMain<S extends z.ZodObject>(argv: string[], spec: Step
     const outcome = await spec.run(values, positionals, log);
     const dir = v['outputs-dir'];
     if (dir) await Promise.all(Object.entries(outcome.outputs ?? {}).map(([file, content]) => writeOutput(`${dir}/${file}`, content)));
-    process.stdout.write(v.output === 'json' || !outcome.text ? `${JSON.stringify(outcome.result, null, 2)}\n` : outcome.text);
+    process.stdout.write(v.output === 'json' || outcome.text === undefined ? `${JSON.stringify(outcome.result, null, 2)}\n` : outcome.text);
   });
 }
