@@ -24,8 +24,11 @@ export const RUNTIME_INSERT_COLUMNS = {
   task_executions: ['job_id', 'run_id', 'task_id', 'pool', 'kind', 'status', 'exit_code', 'message', 'worker', 'attempt', 'round', 'cache_hit', 'started_at', 'finished_at'],
   step_executions: ['job_id', 'round', 'name', 'stage', 'status', 'exit_code', 'duration_ms'],
   releases: ['repository', 'project', 'commit_sha', 'number', 'trigger', 'tag', 'branch', 'branch_number'],
+  // Not approved_at: the database's clock says when.
+  approvals: ['repository', 'project', 'commit_sha', 'environment', 'approved_by', 'reason', 'expires_at'],
+  approval_revocations: ['approval_id', 'revoked_by', 'reason'],
 } as const;
-const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions', 'releases'] as const;
+const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions', 'releases', 'approvals', 'approval_revocations'] as const;
 const SEQUENCES = ['promotion_events_id_seq'] as const;
 
 /** A role name as PostgreSQL folds an unquoted one: the only form accepted, so quoting never matters. */
