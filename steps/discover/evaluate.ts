@@ -82,7 +82,7 @@ export async function evaluateForgeFiles(root: string, repoFile: string, project
  * package), the shipped schema, and each file's text copied — never linked — to `f/<i>/`.
  * Returns the module path.
  */
-export async function writeModule(work: string, files: string[], texts: (string | Buffer)[]): Promise<string> {
+export async function writeModule(work: string, files: string[], texts: (string | Buffer)[], released: Record<number, string> = {}): Promise<string> {
   const module = `forge.local/discover-${randomBytes(8).toString('hex')}`;
   await mkdir(join(work, 'cue.mod'), { recursive: true });
   await writeFile(join(work, 'cue.mod', 'module.cue'), `module: "${module}"\nlanguage: version: "v0.14.0"\n`);
@@ -91,10 +91,27 @@ export async function writeModule(work: string, files: string[], texts: (string 
     files.map(async (file, i) => {
       await mkdir(join(work, 'f', String(i)), { recursive: true });
       await writeFile(join(work, 'f', String(i), posix.basename(file)), texts[i]!);
+      if (i === 0) return;
+      // Beside each project's own file, in its package: `forge.artifacts`, placeholders unless a
+      // release gives the values (render.ts). The names start with zz_ so they sort after.
+      await writeFile(join(work, 'f', String(i), 'zz_forge_artifacts.cue'), ARTIFACT_PLACEHOLDERS);
+      if (released[i]) await writeFile(join(work, 'f', String(i), 'zz_forge_release.cue'), released[i]);
     }),
   );
   return module;
 }
+
+/** What a release has not filled in: a reference to it renders as this placeholder. */
+export const UNRELEASED = 'forge-unreleased:artifact/';
+
+const ARTIFACT_PLACEHOLDERS = `package project
+
+// Written by forge-workflows: each declared artifact's values, for deployment.resources.
+// (Through a let: inside forge.artifacts, \`artifacts\` would name forge.artifacts itself.)
+artifacts: {...}
+let declared = artifacts
+forge: artifacts: {for n, _ in declared {(n): {uri: *"${UNRELEASED}\\(n)" | string, digest: *"${UNRELEASED}\\(n)" | string}}}
+`;
 
 /** `units` index `files`: 0 is repo.cue, 1… the projects. Any subset evaluates on its own. */
 export function mainFile(module: string, units: number[]): string {

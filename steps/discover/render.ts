@@ -1,0 +1,99 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { CueFailure, CueLimitExceeded, cueExport } from '../lib/cue.ts';
+import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
+import type { ResourceFile } from '../lib/release/resources-layer.ts';
+import { mainFile, toForgeError, UNRELEASED, writeModule, type EvaluateLimits } from './evaluate.ts';
+import { schemaProblems } from './resource-schema.ts';
+import { readForgeSources } from './sources.ts';
+
+/**
+ * Renders a project's `deployment.resources` for a release: its `project.cue` evaluated with the
+ * real `cue` as discovery evaluates it (same checks, same limits), with the release's artifact
+ * values injected as `forge.artifacts["<name>"]` in the project's own package. A reference to an
+ * artifact the project does not declare fails in cue, naming the file and line; one the release
+ * did not publish fails here, naming the resource and the artifact. Every object needs
+ * apiVersion, kind and metadata.name, and the common kinds must pass their Kubernetes schema.
+ */
+export interface ArtifactValues {
+  uri: string;
+  digest: string;
+}
+
+export interface RenderInput {
+  /** The checkout. */
+  root: string;
+  /** `.forge/repo.cue` and the project's `.forge/project.cue`, relative to `root`. */
+  repoFile: string;
+  projectFile: string;
+  /** Artifact name → what its publishers produced. */
+  artifacts: Record<string, ArtifactValues>;
+  limits?: EvaluateLimits;
+}
+
+export interface Rendered {
+  resources: Record<string, unknown>[];
+  /** One YAML file per object, `<kind>-<name>.yaml`: the Release OCI image's resources layer. */
+  files: ResourceFile[];
+}
+
+export async function renderResources(input: RenderInput): Promise<Rendered> {
+  const files = [input.repoFile, input.projectFile];
+  const texts = await readForgeSources(input.root, files);
+  const work = await mkdtemp(join(tmpdir(), 'forge-render-'));
+  try {
+    const module = await writeModule(work, files, texts, { 1: releasedValues(input.artifacts) });
+    await writeFile(join(work, 'main.cue'), mainFile(module, [1]));
+    let raw: unknown;
+    try {
+      raw = await cueExport({ cwd: work, instances: ['.'], memoryBytes: input.limits?.memoryBytes, timeoutMs: input.limits?.timeoutMs });
+    } catch (e) {
+      if (e instanceof CueFailure) throw toForgeError(e.diagnostics, files);
+      if (e instanceof CueLimitExceeded) throw new ForgeError('CUE_INVALID', `${input.projectFile}: rendering ${e.message}`, [{ file: input.projectFile, message: e.message }]);
+      throw e;
+    }
+    const resources = ((raw as { projects: Record<string, { deployment?: { resources?: Record<string, unknown>[] } }> }).projects['1']?.deployment?.resources ?? []);
+    check(resources, input.projectFile);
+    return { resources, files: toFiles(resources) };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The release's values as CUE in the project's package (JSON strings are CUE strings). */
+function releasedValues(artifacts: Record<string, ArtifactValues>): string {
+  const entries = Object.entries(artifacts).map(([name, v]) => {
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new ForgeError('INVALID_ARGS', `artifact name ${JSON.stringify(name)} is not a forge name`);
+    return `\t${JSON.stringify(name)}: {uri: ${JSON.stringify(v.uri)}, digest: ${JSON.stringify(v.digest)}}`;
+  });
+  return `package project\n\n// Written by forge-workflows for this release.\nforge: artifacts: {\n${entries.join('\n')}\n}\n`;
+}
+
+function check(resources: Record<string, unknown>[], file: string): void {
+  const details: ForgeErrorDetail[] = [];
+  resources.forEach((r, i) => {
+    const meta = r.metadata as { name?: unknown } | undefined;
+    const what = `deployment.resources[${i}] (${String(r.kind)} ${String(meta?.name)})`;
+    const unreleased = [...new Set(JSON.stringify(r).match(new RegExp(`${UNRELEASED}([a-z0-9-]+)`, 'g')) ?? [])].map((m) => m.slice(UNRELEASED.length));
+    for (const a of unreleased) details.push({ file, field: `deployment.resources.${i}`, message: `${what} uses artifact ${a}, which this release did not publish` });
+    if (typeof r.apiVersion !== 'string' || typeof r.kind !== 'string' || typeof meta?.name !== 'string') {
+      details.push({ file, field: `deployment.resources.${i}`, message: `${what} needs apiVersion, kind and metadata.name` });
+      return;
+    }
+    for (const p of schemaProblems(r as { apiVersion: string; kind: string })) details.push({ file, field: `deployment.resources.${i}${p.path ? `.${p.path}` : ''}`, message: `${what}: ${p.path || '(object)'} ${p.message}` });
+  });
+  if (details.length > 0) throw new ForgeError('CUE_INVALID', `${file}: ${details.length} problem(s) in deployment.resources`, details);
+}
+
+function toFiles(resources: Record<string, unknown>[]): ResourceFile[] {
+  const used = new Set<string>();
+  return resources.map((r) => {
+    const base = `${String(r.kind).toLowerCase()}-${String((r.metadata as { name: string }).name)}`.replace(/[^a-z0-9._-]/gi, '-');
+    let name = `${base}.yaml`;
+    for (let n = 2; used.has(name); n++) name = `${base}-${n}.yaml`;
+    used.add(name);
+    return { name, content: YAML.stringify(r) };
+  });
+}
