@@ -1,36 +1,32 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ForgeError } from '../errors.ts';
-import { isPlainHttpRegistry, runTool } from '../exec.ts';
+import { runTool } from '../exec.ts';
 import { DIGEST_PATTERN, parseReference } from '../reference.ts';
-import { LAYER_TYPE_ANNOTATION, LEGACY_RESOURCES_LAYERS, OCI_ANNOTATIONS, OCI_MANIFEST, RELEASE_METADATA, RESOURCES_LAYER } from './media-types.ts';
+import { LAYER_TYPE_ANNOTATION, LEGACY_RESOURCES_LAYERS, OCI_ANNOTATIONS, RELEASE_METADATA, RESOURCES_LAYER } from './media-types.ts';
+import { plainHttpFlag, pushArtifact, type OciArtifact } from './oci-push.ts';
 import { releaseMetadataSchema, type ReleaseMetadata } from './metadata.ts';
 import { sha256, unpackResources, type ResourceFile, type UnpackLimits } from './resources-layer.ts';
 
 /**
  * The Release OCI image `[release]/[repository]/[project]:<commit>` (DESIGN.md "Releases"): the
  * release metadata as the manifest's config, the resources as its one gzip tar layer. Written
- * with `oras blob push` and `oras manifest push` from a manifest built here, so its bytes — and
- * its digest — depend only on the release; read by media type, never by position, with every
- * blob checked against its digest and size before it is used.
+ * reproducibly (oci-push.ts: the same release, the same digest); read by media type, never by
+ * position, with every blob checked against its digest and size before it is used.
  */
 export interface PushedRelease {
   digest: string;
   manifest: string;
 }
 
-const plain = (reference: string) => (isPlainHttpRegistry(reference) ? ['--plain-http'] : []);
-
-/** The manifest of a release image, as pushed (and as a rerun pushes it again, byte for byte). */
-export function releaseManifest(metadata: ReleaseMetadata, config: Uint8Array, layer: Uint8Array): string {
-  return JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
+/** The release image as an OCI artifact (its manifest is what a rerun pushes again, byte for byte). */
+export function releaseArtifact(metadata: ReleaseMetadata, config: Uint8Array, layer: Uint8Array): OciArtifact {
+  return {
     artifactType: RELEASE_METADATA,
-    config: { mediaType: RELEASE_METADATA, digest: sha256(config), size: config.length },
-    layers: [{ mediaType: RESOURCES_LAYER, digest: sha256(layer), size: layer.length, annotations: { [LAYER_TYPE_ANNOTATION]: 'resources', [OCI_ANNOTATIONS.title]: 'resources.tar.gz' } }],
+    config: { mediaType: RELEASE_METADATA, bytes: config },
+    layers: [{ mediaType: RESOURCES_LAYER, bytes: layer, annotations: { [LAYER_TYPE_ANNOTATION]: 'resources', [OCI_ANNOTATIONS.title]: 'resources.tar.gz' } }],
     annotations: {
       [OCI_ANNOTATIONS.source]: metadata.source.repositoryUrl,
       [OCI_ANNOTATIONS.revision]: metadata.source.commit,
@@ -38,28 +34,14 @@ export function releaseManifest(metadata: ReleaseMetadata, config: Uint8Array, l
       [OCI_ANNOTATIONS.version]: String(metadata.release.number),
       [OCI_ANNOTATIONS.title]: `${metadata.repository}/${metadata.project}`,
     },
-  });
+  };
 }
 
 /** Pushes the release image under `tags` (the commit first, then its aliases) of `repository`. */
 export async function pushRelease(repository: string, tags: string[], metadata: ReleaseMetadata, layer: Uint8Array): Promise<PushedRelease> {
   const checked = releaseMetadataSchema.parse(metadata);
   if (checked.resources.digest !== sha256(layer)) throw new ForgeError('RELEASE_INVALID', `release metadata of ${repository}: resources.digest ${checked.resources.digest} is not the layer's ${sha256(layer)}`);
-  const config = Buffer.from(JSON.stringify(checked));
-  const manifest = releaseManifest(checked, config, layer);
-  const dir = await mkdtemp(join(tmpdir(), 'forge-release-'));
-  try {
-    await writeFile(join(dir, 'config.json'), config);
-    await writeFile(join(dir, 'resources.tar.gz'), layer);
-    await writeFile(join(dir, 'manifest.json'), manifest);
-    for (const [file, digest] of [['config.json', sha256(config)], ['resources.tar.gz', sha256(layer)]] as const) {
-      await runTool('oras', ['blob', 'push', ...plain(repository), `${repository}@${digest}`, join(dir, file)]);
-    }
-    await runTool('oras', ['manifest', 'push', ...plain(repository), '--media-type', OCI_MANIFEST, `${repository}:${tags.join(',')}`, join(dir, 'manifest.json')]);
-    return { digest: sha256(Buffer.from(manifest)), manifest };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  return pushArtifact(repository, tags, releaseArtifact(checked, Buffer.from(JSON.stringify(checked)), layer));
 }
 
 const descriptor = z.object({ mediaType: z.string(), digest: z.string().regex(DIGEST_PATTERN), size: z.number().int().min(0), annotations: z.record(z.string(), z.string()).optional() });
@@ -79,7 +61,7 @@ export interface ReleaseImage {
  */
 export async function readRelease(reference: string, limits: UnpackLimits & { maxMetadataBytes?: number } = {}): Promise<ReleaseImage> {
   const refuse = (why: string) => new ForgeError('RELEASE_INVALID', `${reference}: ${why}`);
-  const raw = (await runTool('oras', ['manifest', 'fetch', ...plain(reference), reference])).stdout;
+  const raw = (await runTool('oras', ['manifest', 'fetch', ...plainHttpFlag(reference), reference])).stdout;
   const parsed = manifestSchema.safeParse(safeJson(raw));
   if (!parsed.success) throw refuse(`not an OCI image manifest (${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`);
   const m = parsed.data;
@@ -105,7 +87,7 @@ async function fetchBlob(reference: string, d: z.infer<typeof descriptor>): Prom
   const dir = await mkdtemp(join(tmpdir(), 'forge-release-blob-'));
   try {
     const out = join(dir, 'blob');
-    await runTool('oras', ['blob', 'fetch', ...plain(reference), '--output', out, `${parseReference(reference).repository}@${d.digest}`]);
+    await runTool('oras', ['blob', 'fetch', ...plainHttpFlag(reference), '--output', out, `${parseReference(reference).repository}@${d.digest}`]);
     const bytes = await readFile(out);
     if (bytes.length !== d.size || sha256(bytes) !== d.digest) throw new ForgeError('RELEASE_INVALID', `${reference}: blob ${d.digest} does not match its descriptor (${bytes.length} bytes, ${sha256(bytes)})`);
     return bytes;
