@@ -23,3 +23,10 @@ export const OCI_ANNOTATIONS = {
   version: 'org.opencontainers.image.version',
   title: 'org.opencontainers.image.title',
 } as const;
+
+/** The tracking image of an artifact (seed 001): its metadata, an SBOM by syft, an in-toto provenance statement. */
+export const ARTIFACT_METADATA = 'application/vnd.forge.artifact.metadata.v1+json';
+export const SYFT_SBOM = 'application/vnd.syft+json';
+export const IN_TOTO = 'application/vnd.in-toto+json';
+/** The empty config of an artifact that is not a runnable image. */
+export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
