@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../../test/helpers/postgres.ts';
+import { openAsRuntimeRole } from '../../../test/helpers/records.ts';
 import { ForgeError } from '../errors.ts';
 import { ApprovalRecords } from './approvals.ts';
 import { openDatabase, type Database } from './db.ts';
 import { ReleaseRecords } from './releases.ts';
-import { grantRuntimeRole } from './roles.ts';
 
 // Approvals with identity and expiry, on PGlite and as the runtime role of a PostgreSQL server.
 const sha = (c: string) => c.repeat(40);
@@ -69,14 +69,7 @@ describe('approvals as the runtime role (PostgreSQL server)', () => {
   });
 
   it('approves and revokes, but cannot choose approved_at or stretch an expiry', async () => {
-    await server!.query('CREATE ROLE ap_owner LOGIN');
-    await server!.query('CREATE ROLE ap_step LOGIN');
-    const url = new URL(await server!.createDatabase('approvals_roles', 'ap_owner'));
-    const as = (user: string) => Object.assign(new URL(url), { username: user, password: '' }).toString();
-    const owner = await openDatabase({ url: as('ap_owner'), schema: 'migrate' });
-    await grantRuntimeRole(owner, 'ap_step');
-    await owner.close();
-    const step = await openDatabase({ url: as('ap_step'), schema: 'check' });
+    const step = await openAsRuntimeRole(server!, 'approvals_roles');
     try {
       await new ReleaseRecords(step).recordRelease({ repository: 'acme/monorepo', project: 'api', commit: sha('a'), trigger: 'manual' });
       const approvals = new ApprovalRecords(step);

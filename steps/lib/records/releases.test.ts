@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../../test/helpers/postgres.ts';
+import { openAsRuntimeRole } from '../../../test/helpers/records.ts';
 import { ForgeError } from '../errors.ts';
 import { openDatabase, type Database } from './db.ts';
-import { grantRuntimeRole } from './roles.ts';
 import { ReleaseRecords, type ReleaseInput } from './releases.ts';
 
 // Release records on PGlite and on a real PostgreSQL server: idempotent per commit, numbered
@@ -67,8 +67,8 @@ describe('release records (PGlite)', () => {
   });
 
   it('a recorded release cannot be changed or removed', async () => {
-    await expect(db.query("UPDATE releases SET number = 42 WHERE project = 'api'")).rejects.toThrow(/releases are immutable: UPDATE is not allowed/);
-    await expect(db.query("DELETE FROM releases WHERE project = 'api'")).rejects.toThrow(/releases are immutable: DELETE is not allowed/);
+    await expect(db.query("UPDATE releases SET number = 42 WHERE project = 'api'")).rejects.toThrow(/releases is append-only: UPDATE is not allowed/);
+    await expect(db.query("DELETE FROM releases WHERE project = 'api'")).rejects.toThrow(/releases is append-only: DELETE is not allowed/);
   });
 });
 
@@ -99,14 +99,7 @@ describe('release records (PostgreSQL server)', () => {
   }, 120_000);
 
   it('the runtime role may record and read releases, and nothing more', async () => {
-    await server!.query('CREATE ROLE rel_owner LOGIN');
-    await server!.query('CREATE ROLE rel_step LOGIN');
-    const url = new URL(await server!.createDatabase('release_roles', 'rel_owner'));
-    const as = (user: string) => Object.assign(new URL(url), { username: user, password: '' }).toString();
-    const owner = await openDatabase({ url: as('rel_owner'), schema: 'migrate' });
-    await grantRuntimeRole(owner, 'rel_step');
-    await owner.close();
-    const step = await openDatabase({ url: as('rel_step'), schema: 'check' });
+    const step = await openAsRuntimeRole(server!, 'release_roles');
     try {
       const records = new ReleaseRecords(step);
       expect(await records.recordRelease(release(1))).toMatchObject({ number: 1, created: true });

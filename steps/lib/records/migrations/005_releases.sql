@@ -24,18 +24,14 @@ CREATE TABLE releases (
   CONSTRAINT releases_branch_pair CHECK ((branch IS NULL) = (branch_number IS NULL))
 );
 
-CREATE FUNCTION releases_immutable() RETURNS trigger
+-- One guard for every append-only table from here on (releases, approvals, revocations).
+CREATE FUNCTION forge_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'releases are immutable: % is not allowed', TG_OP
+  RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
     USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
 
-CREATE TRIGGER releases_no_update_delete
-  BEFORE UPDATE OR DELETE ON releases
-  FOR EACH ROW EXECUTE FUNCTION releases_immutable();
-
-CREATE TRIGGER releases_no_truncate
-  BEFORE TRUNCATE ON releases
-  FOR EACH STATEMENT EXECUTE FUNCTION releases_immutable();
+CREATE TRIGGER releases_no_update_delete BEFORE UPDATE OR DELETE ON releases FOR EACH ROW EXECUTE FUNCTION forge_append_only();
+CREATE TRIGGER releases_no_truncate BEFORE TRUNCATE ON releases FOR EACH STATEMENT EXECUTE FUNCTION forge_append_only();

@@ -26,15 +26,7 @@ CREATE TABLE approval_revocations (
   revoked_at  timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE FUNCTION approvals_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'insufficient_privilege';
-END;
-$$;
-
-CREATE TRIGGER approvals_no_update_delete BEFORE UPDATE OR DELETE ON approvals FOR EACH ROW EXECUTE FUNCTION approvals_append_only();
-CREATE TRIGGER approvals_no_truncate BEFORE TRUNCATE ON approvals FOR EACH STATEMENT EXECUTE FUNCTION approvals_append_only();
-CREATE TRIGGER approval_revocations_no_update_delete BEFORE UPDATE OR DELETE ON approval_revocations FOR EACH ROW EXECUTE FUNCTION approvals_append_only();
-CREATE TRIGGER approval_revocations_no_truncate BEFORE TRUNCATE ON approval_revocations FOR EACH STATEMENT EXECUTE FUNCTION approvals_append_only();
+CREATE TRIGGER approvals_no_update_delete BEFORE UPDATE OR DELETE ON approvals FOR EACH ROW EXECUTE FUNCTION forge_append_only();
+CREATE TRIGGER approvals_no_truncate BEFORE TRUNCATE ON approvals FOR EACH STATEMENT EXECUTE FUNCTION forge_append_only();
+CREATE TRIGGER approval_revocations_no_update_delete BEFORE UPDATE OR DELETE ON approval_revocations FOR EACH ROW EXECUTE FUNCTION forge_append_only();
+CREATE TRIGGER approval_revocations_no_truncate BEFORE TRUNCATE ON approval_revocations FOR EACH STATEMENT EXECUTE FUNCTION forge_append_only();
