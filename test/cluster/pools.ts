@@ -69,7 +69,10 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
   const ciMax = Math.max(ciReplicas, opts.ciMaxReplicas ?? ciReplicas);
   await createVolumes(env, 2 + ciMax + 2);
   // One password per pool user: NATS admits only them, each with its own permissions.
-  const passwords = Object.fromEntries(natsUsers().map((u) => [u, randomBytes(18).toString('base64url')]));
+  // Starting with a letter: nats-server reads a `$VARIABLE`'s value as a config token, and one
+  // starting with `-` and a letter (base64url has `-`) stops it ("variable reference for
+  // 'NATS_PASSWORD_WORKER_RELEASE' … could not be parsed: … Expected a digit but got 'D'").
+  const passwords = Object.fromEntries(natsUsers().map((u) => [u, `p${randomBytes(18).toString('base64url')}`]));
   await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: USERS_SECRET, namespace: env.namespace }, stringData: passwords }));
   const pool = (replicas: number, max = replicas, slots = 3) => ({ minReplicas: replicas, maxReplicas: Math.max(1, max), slots, cacheSize: '1Gi', storageClass: STORAGE_CLASS, resources: small, terminationGracePeriodSeconds: opts.grace ?? 20 });
   await synthesizeAndApply(env, tmp, {
