@@ -32,6 +32,10 @@ describe('worker pools chart', () => {
       expect(env).toContainEqual({ name: 'FORGE_POOL', value: pool.name });
     }
     expect(find(pools, 'ScaledObject', 'forge-worker-ci').spec).toMatchObject({ minReplicaCount: 2, maxReplicaCount: 20 });
+    // cooldownPeriod shrinks a pool whose minimum is above 0 too: the HPA's scale-down window.
+    expect(find(pools, 'ScaledObject', 'forge-worker-ci').spec).toMatchObject({ cooldownPeriod: 300, advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: 300 } } } } });
+    const long = parsePlatformConfig({ ...example, pools: { keda: { cooldownPeriod: 7200 } } });
+    expect(find(objects(new WorkerPoolsChart(Testing.app(), 'l', long)), 'ScaledObject', 'forge-worker-ci').spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds).toBe(3600);
   });
 
   it('runs workers non-root, read-only, without an API token, with a cache volume per replica and a drain period', () => {

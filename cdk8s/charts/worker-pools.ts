@@ -159,6 +159,11 @@ export class WorkerPoolsChart extends Chart {
             maxReplicaCount: settings.maxReplicas,
             pollingInterval: config.pools.keda.pollingInterval,
             cooldownPeriod: config.pools.keda.cooldownPeriod,
+            // KEDA's cooldown applies to scaling to zero only; above minReplicas the HPA shrinks a
+            // pool after its own scale-down window (300 s unless set). The same period for both,
+            // so that cooldownPeriod means "idle this long, then shrink" for every pool (KEDA's
+            // CRD caps the window at 3600 s).
+            advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: Math.min(config.pools.keda.cooldownPeriod, 3600) } } } },
             triggers: [
               {
                 type: 'nats-jetstream',

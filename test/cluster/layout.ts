@@ -37,6 +37,8 @@ export const VERSIONS = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'images/
 export interface BuiltPaths {
   kubernetes: Record<string, string>;
   argo: Record<string, string>;
+  /** keda-operator, keda-adapter, and `module`: the KEDA module copy (config/ holds its CRDs and RBAC). */
+  keda: Record<string, string>;
   images: Record<string, { ref: string; archive: string }>;
 }
 

@@ -8,19 +8,20 @@ function openssl(args: string[], input?: string): string {
   return sh('openssl', args, { component: 'pki', input });
 }
 
-function ensureCa(): void {
-  if (fs.existsSync(path.join(PKI, 'ca.crt'))) return;
+/** A CA (`<name>.crt`, `<name>.key`): the cluster's, and the front proxy's of the aggregation layer. */
+function ensureCa(name = 'ca', cn = 'forge-cluster-ca'): void {
+  if (fs.existsSync(path.join(PKI, `${name}.crt`))) return;
   fs.mkdirSync(PKI, { recursive: true, mode: 0o700 });
-  openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', path.join(PKI, 'ca.key')]);
+  openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', path.join(PKI, `${name}.key`)]);
   openssl([
-    'req', '-x509', '-new', '-key', path.join(PKI, 'ca.key'), '-subj', '/CN=forge-cluster-ca', '-days', '3650',
+    'req', '-x509', '-new', '-key', path.join(PKI, `${name}.key`), '-subj', `/CN=${cn}`, '-days', '3650',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-    '-out', path.join(PKI, 'ca.crt'),
+    '-out', path.join(PKI, `${name}.crt`),
   ]);
 }
 
-/** Key + certificate signed by the cluster CA. `cn`/`o` name the Kubernetes user and groups. */
-function ensureCert(name: string, opts: { cn: string; o?: string[]; dns?: string[]; ips?: string[]; server?: boolean; client?: boolean }): void {
+/** Key + certificate signed by the cluster CA (or `ca`). `cn`/`o` name the Kubernetes user and groups. */
+function ensureCert(name: string, opts: { cn: string; o?: string[]; dns?: string[]; ips?: string[]; server?: boolean; client?: boolean; ca?: string }): void {
   const crt = path.join(PKI, `${name}.crt`);
   if (fs.existsSync(crt)) return;
   const key = path.join(PKI, `${name}.key`);
@@ -36,7 +37,7 @@ function ensureCert(name: string, opts: { cn: string; o?: string[]; dns?: string
     ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${eku}`, ...(san ? [`subjectAltName=${san}`] : [])].join('\n'),
   );
   openssl([
-    'x509', '-req', '-in', csr, '-CA', path.join(PKI, 'ca.crt'), '-CAkey', path.join(PKI, 'ca.key'), '-CAcreateserial',
+    'x509', '-req', '-in', csr, '-CA', path.join(PKI, `${opts.ca ?? 'ca'}.crt`), '-CAkey', path.join(PKI, `${opts.ca ?? 'ca'}.key`), '-CAcreateserial',
     '-days', '3650', '-extfile', ext, '-out', crt,
   ]);
   fs.rmSync(csr);
@@ -57,6 +58,9 @@ function kubeconfig(file: string, user: string, server = API_SERVER): void {
   fs.writeFileSync(file, stringify(cfg), { mode: 0o600 });
 }
 
+/** The one name the extension API servers accept proxied requests from (--requestheader-allowed-names). */
+export const FRONT_PROXY_CLIENT = 'front-proxy-client';
+
 export function ensurePki(): void {
   ensureCa();
   ensureCert('etcd', { cn: 'etcd', ips: ['127.0.0.1'], dns: ['localhost'], server: true, client: true });
@@ -73,6 +77,10 @@ export function ensurePki(): void {
   ensureCert('scheduler', { cn: 'system:kube-scheduler', client: true });
   ensureCert('kube-proxy', { cn: 'system:kube-proxy', client: true });
   ensureCert('kubelet', { cn: `system:node:${NODE_NAME}`, o: ['system:nodes'], client: true });
+  // The aggregation layer: the API server proxies to extension API servers (KEDA's metrics
+  // adapter) as this client, and they trust the user it names because the front-proxy CA signed it.
+  ensureCa('front-proxy-ca', 'forge-front-proxy-ca');
+  ensureCert('front-proxy-client', { cn: FRONT_PROXY_CLIENT, client: true, ca: 'front-proxy-ca' });
   ensureCert('kubelet-server', { cn: NODE_NAME, dns: [NODE_NAME, 'localhost'], ips: [NODE_IP, '127.0.0.1'], server: true });
   if (!fs.existsSync(path.join(PKI, 'sa.key'))) {
     openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', path.join(PKI, 'sa.key')]);

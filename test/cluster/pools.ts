@@ -47,20 +47,34 @@ spec:
 
 export interface PoolsOptions {
   ciReplicas?: number;
+  /** The ci pool's maximum (KEDA scales it between ciReplicas and this); default ciReplicas. */
+  ciMaxReplicas?: number;
+  /** Jobs one ci worker runs at once (default 3). */
+  ciSlots?: number;
+  /** Let KEDA scale the pools (keda.ts deployKeda first): the library's ScaledObjects with these settings. */
+  keda?: { pollingInterval: number; cooldownPeriod: number };
   /** Seconds a stopping worker has (the worker hands its jobs back 10 s before). */
   grace?: number;
 }
 
-/** Deploys NATS, the discovery and ci pools, and forge-phase + forge-pipeline; waits for them. */
-export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions = {}): Promise<void> {
+/**
+ * Deploys NATS, the discovery and ci pools, and forge-phase + forge-pipeline; waits for them.
+ * Returns the NATS users' passwords (for a test that queues jobs itself); the synthesized
+ * manifests are left in `<tmp>/manifests`.
+ */
+export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions = {}): Promise<Record<string, string>> {
   const image = natsImage();
   const at = image.lastIndexOf(':');
   const ciReplicas = opts.ciReplicas ?? 2;
-  await createVolumes(env, 2 + ciReplicas + 2);
+  const ciMax = Math.max(ciReplicas, opts.ciMaxReplicas ?? ciReplicas);
+  await createVolumes(env, 2 + ciMax + 2);
   // One password per pool user: NATS admits only them, each with its own permissions.
-  const passwords = Object.fromEntries(natsUsers().map((u) => [u, randomBytes(18).toString('base64url')]));
+  // Starting with a letter: nats-server reads a `$VARIABLE`'s value as a config token, and one
+  // starting with `-` and a letter (base64url has `-`) stops it ("variable reference for
+  // 'NATS_PASSWORD_WORKER_RELEASE' … could not be parsed: … Expected a digit but got 'D'").
+  const passwords = Object.fromEntries(natsUsers().map((u) => [u, `p${randomBytes(18).toString('base64url')}`]));
   await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: USERS_SECRET, namespace: env.namespace }, stringData: passwords }));
-  const pool = (replicas: number) => ({ minReplicas: replicas, maxReplicas: Math.max(1, replicas), slots: 3, cacheSize: '1Gi', storageClass: STORAGE_CLASS, resources: small, terminationGracePeriodSeconds: opts.grace ?? 20 });
+  const pool = (replicas: number, max = replicas, slots = 3) => ({ minReplicas: replicas, maxReplicas: Math.max(1, max), slots, cacheSize: '1Gi', storageClass: STORAGE_CLASS, resources: small, terminationGracePeriodSeconds: opts.grace ?? 20 });
   await synthesizeAndApply(env, tmp, {
     template: ['forge-phase', 'forge-pipeline'],
     charts: ['nats', 'worker-pools'],
@@ -72,18 +86,24 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
       config.pools = {
         // No DNS for pods on the local cluster: a fixed Service address instead of its name.
         nats: { deploy: true, usersSecret: USERS_SECRET, clusterIP: process.env.FORGE_E2E_NATS_IP || '10.96.42.42', storage: '1Gi', storageClass: STORAGE_CLASS, resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
-        // No KEDA on this cluster's default install: the scaling proof applies its own objects.
-        keda: { enabled: false },
+        // KEDA is installed only for the test that scales a pool (keda.e2e.ts).
+        keda: opts.keda ? { enabled: true, namespace: 'keda', ...opts.keda } : { enabled: false },
         discovery: pool(1),
-        ci: pool(ciReplicas),
+        ci: pool(ciReplicas, ciMax, opts.ciSlots),
         artifact: pool(0),
         release: pool(0),
       };
     },
   });
   for (const set of ['forge-nats', 'forge-worker-discovery', 'forge-worker-ci']) {
-    await kubectl(env, ['-n', env.namespace, 'rollout', 'status', `statefulset/${set}`, '--timeout=240s']);
+    await kubectl(env, ['-n', env.namespace, 'rollout', 'status', `statefulset/${set}`, '--timeout=240s']).catch(async (e: Error) => {
+      // What the pods said, including a crashed container's last words.
+      const pod = `${set}-0`;
+      const said = await Promise.all([['logs', pod, '--tail=40'], ['logs', pod, '--previous', '--tail=40'], ['describe', 'pod', pod]].map((a) => kubectl(env, ['-n', env.namespace, ...a]).catch((x: Error) => x.message)));
+      throw new Error(`${e.message}\n${said.join('\n')}`);
+    });
   }
+  return passwords;
 }
 
 /** Removes the pools, their claims and the volumes (and the data on them). */
