@@ -87,6 +87,20 @@ describe('worker pools chart', () => {
     expect(dispatcher.volumes).toContainEqual({ name: 'nats-password', secret: { secretName: 'forge-nats-users', defaultMode: 0o440, items: [{ key: 'dispatch-ci', path: 'password' }] } });
   });
 
+  it('a pool that may scale to zero gets a Job that sets its stream up (KEDA needs the consumer before any worker)', () => {
+    expect(pools.filter((o) => o.kind === 'Job')).toEqual([]); // every default pool keeps a worker
+    const zero = parsePlatformConfig({ ...example, pools: { ...(example.pools as object), nats: { usersSecret: 'forge-nats-users' }, release: { minReplicas: 0 } } });
+    const jobs = objects(new WorkerPoolsChart(Testing.app(), 'z', zero)).filter((o) => o.kind === 'Job');
+    expect(jobs.map((j) => j.metadata.name)).toEqual(['forge-worker-release-setup']);
+    const pod = jobs[0]!.spec.template;
+    expect(pod.metadata.labels).toMatchObject({ 'app.kubernetes.io/component': 'pool-setup', 'forge.dev/pool': 'release', [NATS_CLIENT_LABEL]: 'true' });
+    const c = pod.spec.containers[0];
+    expect(c.command).toEqual(['forge', 'worker', '--setup-only']);
+    expect(c.env).toEqual(expect.arrayContaining([{ name: 'FORGE_POOL', value: 'release' }, { name: 'FORGE_NATS_USER', value: 'worker-release' }, { name: 'FORGE_NATS_PASSWORD_FILE', value: '/var/run/forge/nats/password' }]));
+    expect(pod.spec.volumes).toContainEqual({ name: 'nats-password', secret: { secretName: 'forge-nats-users', defaultMode: 0o440, items: [{ key: 'worker-release', path: 'password' }] } });
+    expect(pod.spec).toMatchObject({ restartPolicy: 'OnFailure', automountServiceAccountToken: false, securityContext: { runAsNonRoot: true } });
+  });
+
   it('uses an existing NATS when told to: no server, the URL everywhere, KEDA reads its host', () => {
     const external = parsePlatformConfig({ ...example, pools: { nats: { deploy: false, url: 'nats://nats.infra.svc:4222' }, keda: { enabled: true } } });
     const list = objects(new WorkerPoolsChart(Testing.app(), 'pools', external));

@@ -17,6 +17,7 @@ import { imageReference, type PlatformConfig } from '../platform-config.ts';
 import { NATS_CLIENT_LABEL, NATS_NAME, natsHost, natsUrl, type PoolConfig } from '../platform-config-pools.ts';
 import { quantityMiB } from '../../workflows/discovery.ts';
 import { NATS_MONITOR_PORT } from './nats.ts';
+import { poolSetupJob } from './pool-setup-job.ts';
 
 export const METRICS_PORT = 9464;
 export const SECRETS_DIR = '/var/run/forge/secrets';
@@ -64,6 +65,15 @@ export class WorkerPoolsChart extends Chart {
       ...(config.pools.nats.usersSecret ? { 'nats-user': workerUser(pool), 'nats-password-file': NATS_PASSWORD_FILE } : {}),
     };
     const usersSecret = config.pools.nats.usersSecret;
+    const natsMounts = [
+      ...(config.pools.nats.tlsSecret ? [{ name: 'nats-tls', mountPath: '/etc/nats/tls', readOnly: true }] : []),
+      ...(usersSecret ? [{ name: 'nats-password', mountPath: dirname(NATS_PASSWORD_FILE), readOnly: true }] : []),
+    ];
+    const natsVolumes = [
+      ...(config.pools.nats.tlsSecret ? [{ name: 'nats-tls', secret: { secretName: config.pools.nats.tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
+      // Only this pool's worker password, nothing else of the users' Secret.
+      ...(usersSecret ? [{ name: 'nats-password', secret: { secretName: usersSecret, defaultMode: 0o440, items: [{ key: workerUser(pool), path: basename(NATS_PASSWORD_FILE) }] } }] : []),
+    ];
     addTyped(this, new ServiceAccount({ metadata: { name, namespace: ns, labels }, automountServiceAccountToken: false }));
     addTyped(this, new Service({ metadata: { name, namespace: ns, labels }, spec: { clusterIP: 'None', selector, ports: [{ name: 'metrics', port: METRICS_PORT, targetPort: 'metrics' }] } }));
     addTyped(
@@ -102,17 +112,14 @@ export class WorkerPoolsChart extends Chart {
                     { name: 'cache', mountPath: '/cache' },
                     { name: 'tmp', mountPath: '/tmp' },
                     ...settings.secrets.map((s) => ({ name: `secret-${s}`, mountPath: `${SECRETS_DIR}/${ns}/${s}`, readOnly: true })),
-                    ...(config.pools.nats.tlsSecret ? [{ name: 'nats-tls', mountPath: '/etc/nats/tls', readOnly: true }] : []),
-                    ...(usersSecret ? [{ name: 'nats-password', mountPath: dirname(NATS_PASSWORD_FILE), readOnly: true }] : []),
+                    ...natsMounts,
                   ],
                 },
               ],
               volumes: [
                 { name: 'tmp', emptyDir: { sizeLimit: '10Gi' } },
                 ...settings.secrets.map((s) => ({ name: `secret-${s}`, secret: { secretName: s, defaultMode: 0o440 } })),
-                ...(config.pools.nats.tlsSecret ? [{ name: 'nats-tls', secret: { secretName: config.pools.nats.tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }] : []),
-                // Only this pool's worker password, nothing else of the users' Secret.
-                ...(usersSecret ? [{ name: 'nats-password', secret: { secretName: usersSecret, defaultMode: 0o440, items: [{ key: workerUser(pool), path: basename(NATS_PASSWORD_FILE) }] } }] : []),
+                ...natsVolumes,
               ],
             },
           },
@@ -129,6 +136,12 @@ export class WorkerPoolsChart extends Chart {
         },
       }),
     );
+    if (settings.minReplicas === 0) {
+      const setupEnv = ['pool', 'nats-url', 'replicas', 'nats-ca-file', 'nats-user', 'nats-password-file'].flatMap((k) => (env[k] ? [{ name: envName(k), value: env[k] }] : []));
+      // Labels of its own: not one of the pool's workers (PDB, Service), but a NATS client.
+      const setupLabels = { ...standardLabels('pool-setup'), 'forge.dev/pool': pool, [NATS_CLIENT_LABEL]: 'true' };
+      addTyped(this, poolSetupJob({ name, namespace: ns, labels: setupLabels, serviceAccountName: name, image: imageReference(config.images.steps), imagePullPolicy: config.imagePullPolicy, uid, env: setupEnv, volumeMounts: natsMounts, volumes: natsVolumes }));
+    }
     addTyped(this, new PodDisruptionBudget({ metadata: { name, namespace: ns, labels }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } }));
     addTyped(
       this,
