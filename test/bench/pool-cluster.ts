@@ -76,7 +76,8 @@ export async function benchPoolCluster(log: (line: string) => void): Promise<str
   const repo = daemon.url('bench.git');
   const commit = commits.at(-1)!;
   try {
-    await deployPools(env, tmp, { ciReplicas: 2 });
+    // As parallel as the baseline: 2 workers × 5 slots run the 10 tasks at once.
+    await deployPools(env, tmp, { ciReplicas: 2, ciSlots: 5 });
     await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], cloneTemplate(env));
     const idle = await Promise.all(['forge-worker-ci-0', 'forge-worker-ci-1'].map((p) => workerRss(env, p)));
     log(`ci workers idle: ${idle.map((b) => `${(b / 2 ** 20).toFixed(0)} MiB`).join(', ')} resident`);

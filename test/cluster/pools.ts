@@ -109,7 +109,7 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
 /** Removes the pools, their claims and the volumes (and the data on them). */
 export async function removePools(env: E2eEnv): Promise<void> {
   await kubectl(env, ['-n', env.namespace, 'delete', 'statefulset', 'forge-nats', 'forge-worker-discovery', 'forge-worker-ci', 'forge-worker-artifact', 'forge-worker-release', '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(() => undefined);
-  await kubectl(env, ['-n', env.namespace, 'delete', 'service,networkpolicy,poddisruptionbudget,configmap', '-l', 'app.kubernetes.io/part-of=forge-workflows', '--ignore-not-found']).catch(() => undefined);
+  await kubectl(env, ['-n', env.namespace, 'delete', 'service,networkpolicy,poddisruptionbudget,configmap,job', '-l', 'app.kubernetes.io/part-of=forge-workflows', '--ignore-not-found']).catch(() => undefined);
   await kubectl(env, ['-n', env.namespace, 'delete', 'secret', USERS_SECRET, '--ignore-not-found']).catch(() => undefined);
   await kubectl(env, ['-n', env.namespace, 'delete', 'pvc', '--all', '--ignore-not-found', '--wait=true', '--timeout=60s']).catch(() => undefined);
   await kubectl(env, ['delete', 'pv', '-l', `forge-e2e=${env.namespace}`, '--ignore-not-found', '--wait=true', '--timeout=60s']).catch(() => undefined);
