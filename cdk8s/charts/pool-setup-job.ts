@@ -36,7 +36,8 @@ export function poolSetupJob(p: PoolSetupParts): Job {
           restartPolicy: 'OnFailure',
           serviceAccountName: p.serviceAccountName,
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: p.uid, runAsGroup: p.uid, seccompProfile: { type: 'RuntimeDefault' } },
+          // fsGroup: the password file is group-readable (mode 0440), as for the workers.
+          securityContext: { runAsNonRoot: true, runAsUser: p.uid, runAsGroup: p.uid, fsGroup: p.uid, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
               name: 'setup',

@@ -98,7 +98,7 @@ describe('worker pools chart', () => {
     expect(c.command).toEqual(['forge', 'worker', '--setup-only']);
     expect(c.env).toEqual(expect.arrayContaining([{ name: 'FORGE_POOL', value: 'release' }, { name: 'FORGE_NATS_USER', value: 'worker-release' }, { name: 'FORGE_NATS_PASSWORD_FILE', value: '/var/run/forge/nats/password' }]));
     expect(pod.spec.volumes).toContainEqual({ name: 'nats-password', secret: { secretName: 'forge-nats-users', defaultMode: 0o440, items: [{ key: 'worker-release', path: 'password' }] } });
-    expect(pod.spec).toMatchObject({ restartPolicy: 'OnFailure', automountServiceAccountToken: false, securityContext: { runAsNonRoot: true } });
+    expect(pod.spec).toMatchObject({ restartPolicy: 'OnFailure', automountServiceAccountToken: false, securityContext: { runAsNonRoot: true, fsGroup: 65532 } });
   });
 
   it('uses an existing NATS when told to: no server, the URL everywhere, KEDA reads its host', () => {

@@ -97,10 +97,10 @@ describe('KEDA scales a hot pool on the real cluster', () => {
     const r = await run(env.kubectlBin, ['--kubeconfig', env.kubeconfig, 'apply', '--dry-run=server', '--validate=strict', '-f', '-'], { input: JSON.stringify(broken) });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/spec\.maxReplicaCount|pollingIntervall/);
-    // KEDA took the running pools' objects: its trigger read their consumers on NATS's monitoring
-    // port. (artifact and release run no worker here, and workers create their pool's consumer:
-    // until one has run, KEDA reports `consumer "release-consumer" not found`.)
-    for (const pool of ['discovery', 'ci']) {
+    // KEDA took every pool's object: its trigger read their consumers on NATS's monitoring port —
+    // artifact and release, at minReplicas 0, run no worker here: their consumers come from the
+    // chart's setup Job (forge worker --setup-only).
+    for (const pool of ['discovery', 'ci', 'artifact', 'release']) {
       const deadline = Date.now() + 90_000;
       let so = await scaledObject(`forge-worker-${pool}`);
       while (so.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True' && Date.now() < deadline) {
