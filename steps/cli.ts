@@ -16,6 +16,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ main(arg
   summary: { summary: "print a pipeline run's outcome and failed tasks (forge-pipeline's exit handler)", load: () => import('./summary/cli.ts') },
   worker: { summary: 'a hot pool worker: run the jobs of one pool', load: () => import('./worker/cli.ts') },
   records: { summary: 'records database administration: `records migrate` (as the owner)', load: () => import('./record/migrate-cli.ts') },
+  approve: { summary: 'approve (or revoke, or list approvals of) a release for a protected environment', load: () => import('./approve/cli.ts') },
   cmp: { summary: "the Argo CD plugin: a release pointer's Kubernetes objects (`cmp discover|generate`)", load: () => import('./cmp/cli.ts') },
 };
 
