@@ -6,11 +6,13 @@ import { benchDiscovery } from './discovery.ts';
 import { benchPool } from './pool.ts';
 import { benchPoolCluster } from './pool-cluster.ts';
 import { benchPromote } from './promote.ts';
+import { benchRelease } from './release.ts';
 
 const suites: Record<string, (log: (line: string) => void) => Promise<string>> = {
   discovery: benchDiscovery,
   promote: benchPromote,
   pool: benchPool,
+  release: benchRelease,
   // Needs the running test cluster (npm run cluster:up); not part of the default run.
   'pool-cluster': benchPoolCluster,
 };

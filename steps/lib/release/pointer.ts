@@ -86,7 +86,7 @@ export async function updatePointer(input: PointerInput, opts: PointerOptions): 
       if (pushed) return { commit: (await git.revparse(['HEAD'])).trim(), path, attempts: attempt };
       if (attempt >= maxAttempts) throw new ForgeError('GIT_FAILED', `the pointer ${path} lost the race to ${where} ${attempt} times: giving up (nothing was forced)`);
       // Another writer got in first: start again from its head (our one change re-applied on top).
-      await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random())));
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(400, 20 * 2 ** attempt))); // full jitter, short: a push takes ~0.1 s
       await git.fetch('origin', branch);
       await git.reset(['--hard', `origin/${branch}`]);
     }
