@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failure } from '../../test/helpers/forge-error.ts';
+import { startPostgres } from '../../test/helpers/postgres.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { openDatabase, type Database } from '../lib/records/db.ts';
 import { PromotionRecords } from '../lib/records/records.ts';
@@ -240,5 +241,20 @@ describe('record(): opens PGlite under the state directory, writes, closes', () 
     expect(first).toMatchObject({ outcome: 'promoted', created: true, trustedReference: `${TRUSTED}@${digest('e')}`, database: { kind: 'pglite', location: join(dir, 'records') } });
     const again = await record(request, { stateDir: dir });
     expect(again).toMatchObject({ outcome: 'already-promoted', id: first.id, created: false, database: { kind: 'pglite', location: join(dir, 'records') } });
+  }, 120_000);
+
+  it('a server URL wins over the state directory; its location is printed without credentials', async () => {
+    const server = await startPostgres();
+    try {
+      const url = await server.createDatabase('record_plan');
+      await (await openDatabase({ url, schema: 'migrate' })).close();
+      const out = await record({ outcome: 'failed', sourceReference: SOURCE, message: 'TOOL_FAILED: x' }, { databaseUrl: url, stateDir: join(dir, 'unused') });
+      expect(out).toMatchObject({ outcome: 'failed', database: { kind: 'postgres', location: `postgresql://127.0.0.1:${server.port}/record_plan` } });
+      await expect(access(join(dir, 'unused'))).rejects.toThrow(/ENOENT/);
+      const rows = await server.query<{ outcome: string }>('SELECT outcome FROM promotion_events', [], 'record_plan');
+      expect(rows).toEqual([{ outcome: 'failed' }]);
+    } finally {
+      await server.stop();
+    }
   }, 120_000);
 });
