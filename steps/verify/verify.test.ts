@@ -19,7 +19,7 @@ let counter = 0;
 beforeAll(async () => {
   registry = await startRegistry();
   work = await mkdtemp(join(tmpdir(), 'forge-verify-test-'));
-  [devKey, otherKey] = await Promise.all(['dev', 'other'].map(async (d) => generateKeyPair(await mkdtemp(join(work, `${d}-`)))));
+  [devKey, otherKey] = await Promise.all([generateKeyPair(await mkdtemp(join(work, 'dev-'))), generateKeyPair(await mkdtemp(join(work, 'other-')))]);
 }, 60_000);
 afterAll(async () => {
   await registry?.stop();

@@ -54,11 +54,11 @@ async function privileges(role: string) {
     );
     insertColumns[table] = rows.map((r) => r.attname);
   }
-  const [sequence] = await q<{ usage: boolean; update: boolean }>(
+  const [sequence = { usage: false, update: false }] = await q<{ usage: boolean; update: boolean }>(
     `SELECT has_sequence_privilege($1, 'public.promotion_events_id_seq', 'USAGE') AS usage, has_sequence_privilege($1, 'public.promotion_events_id_seq', 'UPDATE') AS update`,
     [role],
   );
-  const [schema] = await q<{ usage: boolean; create: boolean }>(`SELECT has_schema_privilege($1, 'public', 'USAGE') AS usage, has_schema_privilege($1, 'public', 'CREATE') AS create`, [role]);
+  const [schema = { usage: false, create: false }] = await q<{ usage: boolean; create: boolean }>(`SELECT has_schema_privilege($1, 'public', 'USAGE') AS usage, has_schema_privilege($1, 'public', 'CREATE') AS create`, [role]);
   return { tables, insertColumns, sequence, schema };
 }
 
