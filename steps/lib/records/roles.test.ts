@@ -141,6 +141,7 @@ describe('refused runtime roles', () => {
 
   it.each(['Forge_step', 'x; DROP TABLE promotions', '1step', '', 'a'.repeat(64), 'forge-step'])('the name %j, before any query', async (role) => {
     const e = await failure(grantRuntimeRole(owner!, role));
+    expect(e.code).toBe('INVALID_ARGS');
     expect(e.message).toBe(`--runtime-role ${JSON.stringify(role)} is not a plain role name: lowercase letters, digits and _, starting with a letter or _`);
     expect((await failure(checkRuntimeRole(owner!, role))).message).toBe(e.message);
   });
@@ -166,7 +167,9 @@ describe('refused runtime roles', () => {
     const pglite = await openDatabase({ dataDir: join(dir, 'db') });
     try {
       for (const check of [checkRuntimeRole, grantRuntimeRole]) {
-        expect((await failure(check(pglite, 'forge_step'))).message).toBe('--runtime-role needs a PostgreSQL server (--database-url): PGlite has a single user');
+        const e = await failure(check(pglite, 'forge_step'));
+        expect(e.code).toBe('INVALID_ARGS');
+        expect(e.message).toBe('--runtime-role needs a PostgreSQL server (--database-url): PGlite has a single user');
       }
     } finally {
       await pglite.close();

@@ -25,7 +25,8 @@ export const RUNTIME_INSERT_COLUMNS = {
   step_executions: ['job_id', 'name', 'stage', 'status', 'exit_code', 'duration_ms'],
 } as const;
 const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions'] as const;
-const SEQUENCES = ['promotion_events_id_seq'] as const;
+/** The one sequence a step draws from (event ids). */
+const SEQUENCE = 'promotion_events_id_seq';
 
 /** A role name as PostgreSQL folds an unquoted one: the only form accepted, so quoting never matters. */
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -49,11 +50,11 @@ export async function grantRuntimeRole(db: Database, role: string): Promise<Runt
     const statements = [
       'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
       `REVOKE ALL ON ${TABLES.join(', ')} FROM PUBLIC, ${role}`,
-      `REVOKE ALL ON SEQUENCE ${SEQUENCES.join(', ')} FROM PUBLIC, ${role}`,
+      `REVOKE ALL ON SEQUENCE ${SEQUENCE} FROM PUBLIC, ${role}`,
       `GRANT USAGE ON SCHEMA public TO ${role}`,
       `GRANT SELECT ON ${TABLES.join(', ')} TO ${role}`,
       ...Object.entries(RUNTIME_INSERT_COLUMNS).map(([table, columns]) => `GRANT INSERT (${columns.join(', ')}) ON ${table} TO ${role}`),
-      `GRANT USAGE ON SEQUENCE ${SEQUENCES.join(', ')} TO ${role}`,
+      `GRANT USAGE ON SEQUENCE ${SEQUENCE} TO ${role}`,
     ];
     for (const sql of statements) await tx.exec(sql);
     return { role, statements };
@@ -83,7 +84,7 @@ async function refuseUnsafeRole(tx: Queryable, location: string, role: string): 
             (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
               WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace AND c.relname = ANY($2)) AS owns
        FROM pg_roles r WHERE r.rolname = $1`,
-    [role, [...TABLES, ...SEQUENCES]],
+    [role, [...TABLES, SEQUENCE]],
   );
   const r = rows[0];
   const refuse = (why: string) => new ForgeError('INVALID_ARGS', `--runtime-role ${role} on ${location}: ${why}`);
