@@ -110,6 +110,11 @@ describe('passwdOf: the file the container sees', () => {
     expect(await passwdOf(await imageWithEntries([{ name: 'srv/passwd', content: PASSWD }, { name: 'etc/passwd', link: '/srv/passwd' }]))).toBeUndefined();
   });
 
+  it('streams the export: a filesystem larger than a process output buffer (100 MB) after the passwd', async () => {
+    const big = 'x'.repeat(101 * 1024 * 1024);
+    expect(await passwdOf(await imageWithEntries([{ name: 'etc/passwd', content: PASSWD }, { name: 'srv/big', content: big }, { name: 'srv/z', content: 'z\n' }]))).toBe(PASSWD);
+  }, 60_000);
+
   it('reads a passwd of exactly 1 MiB, refuses a larger one naming its size, and does not read it', async () => {
     const line = 'app:x:1000:1000::/home/app:/bin/sh\n';
     const exact = line + 'x'.repeat(1024 * 1024 - line.length);
