@@ -8,7 +8,7 @@ import { buildImage, buildImageWithFiles, describe as describeManifest, pushAtte
 import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
 import { crane, manifestOf } from '../lib/crane.ts';
 import { toolPath } from '../lib/tools.ts';
-import { resolveImage } from './resolve.ts';
+import { resolveImage, trustedRepositoryFor } from './resolve.ts';
 
 /** What resolve reads from a real registry, field by field, and the manifests it refuses. */
 let registry: Registry;
@@ -154,5 +154,39 @@ describe('resolveImage: manifests that cannot be checked are refused', () => {
     const odd = await pushManifest(`${r}:odd`, { ...manifest, config: { ...manifest.config, mediaType: 'application/vnd.example.config+json' } }, OCI_MANIFEST);
     const e = await failure(resolveImage(`${r}:odd`));
     expect(e.message).toBe(`${r}@${odd} (default) is not a container image (config application/vnd.example.config+json): it cannot be checked, so it is not promoted`);
+  });
+});
+
+describe('trustedRepositoryFor: the path below incoming, below trusted', () => {
+  const config = { incoming: 'incoming.example.test:5000/team', trusted: 'trusted.example.test/forge' };
+  it.each([
+    ['incoming.example.test:5000/team/app:1', 'trusted.example.test/forge/app'],
+    ['incoming.example.test:5000/team/a/b@sha256:' + 'a'.repeat(64), 'trusted.example.test/forge/a/b'],
+    ['INCOMING.example.test:5000/team/app:1', 'trusted.example.test/forge/app'],
+  ])('%s -> %s', (reference, trusted) => {
+    expect(trustedRepositoryFor(reference, config)).toBe(trusted);
+  });
+
+  it('a trusted registry without a path, and prefixes written with a trailing slash', () => {
+    expect(trustedRepositoryFor('in.example.test/team/app:1', { incoming: 'in.example.test/team/', trusted: 'trusted.example.test/' })).toBe('trusted.example.test/app');
+  });
+
+  it.each([
+    'incoming.example.test:5000/team:1',
+    'incoming.example.test:5000/other/app:1',
+    'incoming.example.test:5000/team-evil/app:1',
+    'incoming.example.test:5001/team/app:1',
+    'other.example.test:5000/team/app:1',
+  ])('%s is refused, naming the incoming registry', (reference) => {
+    const e = (() => {
+      try {
+        trustedRepositoryFor(reference, config);
+      } catch (err) {
+        return err as { code?: string; message: string };
+      }
+      throw new Error('nothing thrown');
+    })();
+    expect(e.code).toBe('POLICY_VIOLATION');
+    expect(e.message).toBe(`${reference.replace(/:1$/, '')} is not in the incoming registry incoming.example.test:5000/team: only images pushed there are promoted`);
   });
 });
