@@ -45,7 +45,7 @@ export async function passwdOf(reference: string): Promise<string | undefined> {
         return next();
       }
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
         passwd = Buffer.concat(chunks).toString('utf8');
         next();

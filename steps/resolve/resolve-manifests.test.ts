@@ -147,6 +147,52 @@ describe('resolveImage: manifests that cannot be checked are refused', () => {
     }
   });
 
+  it('skips only a genuine attestation manifest: every layer in-toto, describing a sibling', async () => {
+    const r = repo();
+    const good = await describeManifest(`${r}@${await buildImage(`${r}:amd64`, { user: '1000' })}`, { platform: { os: 'linux', architecture: 'amd64' } });
+    const att = await pushAttestationManifest(r, good.digest);
+    await pushIndex(`${r}:genuine`, [good, att]);
+    const resolved = await resolveImage(`${r}:genuine`);
+    expect(resolved.platforms).toEqual([{ platform: 'linux/amd64', digest: good.digest, compressedSize: await sizeOf(`${r}@${good.digest}`), user: '1000' }]);
+    // The same statement layer beside a filesystem layer is runnable: refused, whatever it claims.
+    const { manifest: image } = await manifestOf(`${r}@${good.digest}`);
+    const { manifest: statement } = await manifestOf(`${r}@${att.digest}`);
+    const mixed = await describeManifest(`${r}@${await pushManifest(`${r}:mixed`, { ...image, layers: [...statement.layers!, ...image.layers!] }, OCI_MANIFEST)}`);
+    const runnable = await describeManifest(`${r}@${await buildImage(`${r}:runnable`, { user: '0' })}`);
+    for (const [tag, child] of [['mixed', mixed], ['runnable', runnable]] as const) {
+      await pushIndex(`${r}:${tag}-index`, [good, { ...child, platform: { os: 'unknown', architecture: 'unknown' }, annotations: att.annotations }]);
+      const e = await failure(resolveImage(`${r}:${tag}-index`));
+      expect(e.message, tag).toBe(`${r}@${child.digest} is annotated as an attestation manifest, but it has layers that are not application/vnd.in-toto+json: refusing an index child that would be copied unchecked`);
+    }
+  });
+
+  it('a child that is itself an index, and an index without a manifests list', async () => {
+    const r = repo();
+    const good = await describeManifest(`${r}@${await buildImage(`${r}:amd64`, { user: '1000' })}`);
+    const inner = await describeManifest(`${r}@${await pushIndex(`${r}:inner`, [good])}`, { platform: { os: 'linux', architecture: 'arm64' } });
+    await pushIndex(`${r}:nested`, [inner]);
+    const e = await failure(resolveImage(`${r}:nested`));
+    expect(e.code).toBe('POLICY_VIOLATION');
+    expect(e.message).toBe(`${r}@${inner.digest} (linux/arm64) is a nested index: only one level of platform images is checked, so it is not promoted`);
+    const INDEX = 'application/vnd.oci.image.index.v1+json';
+    await pushManifest(`${r}:bare-index`, { schemaVersion: 2, mediaType: INDEX }, INDEX);
+    expect((await failure(resolveImage(`${r}:bare-index`))).message).toBe(`${r}:bare-index is an index with no image manifests: nothing to promote`);
+  });
+
+  it('a manifest without layers (distribution refuses one without a config)', async () => {
+    const r = repo();
+    const good = await describeManifest(`${r}@${await buildImage(`${r}:amd64`, { user: '1000' })}`, { platform: { os: 'linux', architecture: 'amd64' } });
+    const { manifest } = await manifestOf(`${r}@${good.digest}`);
+    const att = await pushAttestationManifest(r, good.digest);
+    const noLayers: Record<string, unknown> = { ...manifest };
+    delete noLayers.layers;
+    const layerless = await describeManifest(`${r}@${await pushManifest(`${r}:no-layers`, noLayers, OCI_MANIFEST)}`);
+    // Runnable, it is checked (its size is the config's); annotated as an attestation, it is refused.
+    expect((await resolveImage(`${r}:no-layers`)).platforms).toEqual([{ platform: 'default', digest: layerless.digest, compressedSize: manifest.config!.size, user: '1000' }]);
+    await pushIndex(`${r}:no-layers-index`, [good, { ...layerless, annotations: att.annotations }]);
+    expect((await failure(resolveImage(`${r}:no-layers-index`))).message).toContain('is annotated as an attestation manifest, but it has no layers');
+  });
+
   it('an image whose config is not a container image config, named with its platform', async () => {
     const r = repo();
     const good = await describeManifest(`${r}@${await buildImage(`${r}:amd64`, { user: '1000' })}`, { platform: { os: 'linux', architecture: 'amd64' } });
