@@ -199,6 +199,7 @@ describe('resolveImage: manifests that cannot be checked are refused', () => {
     const { manifest } = await manifestOf(`${r}@${good.digest}`);
     const odd = await pushManifest(`${r}:odd`, { ...manifest, config: { ...manifest.config, mediaType: 'application/vnd.example.config+json' } }, OCI_MANIFEST);
     const e = await failure(resolveImage(`${r}:odd`));
+    expect(e.code).toBe('POLICY_VIOLATION');
     expect(e.message).toBe(`${r}@${odd} (default) is not a container image (config application/vnd.example.config+json): it cannot be checked, so it is not promoted`);
   });
 });
