@@ -16,7 +16,8 @@ import { z } from 'zod';
 import { ForgeError, type ForgeErrorDetail } from './errors.ts';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+const FORMAT = 'expires must be an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ)';
 
 /** The instant an exception stops applying: the end of the day (UTC) for a date, the instant for a date-time. */
 export function expiresAt(expires: string): number {
@@ -25,13 +26,26 @@ export function expiresAt(expires: string): number {
   return Date.parse(expires);
 }
 
-function validExpiry(s: string): boolean {
-  const d = DATE.exec(s);
-  if (d) {
-    const t = new Date(Date.UTC(Number(d[1]), Number(d[2]) - 1, Number(d[3])));
-    return t.toISOString().slice(0, 10) === s;
-  }
-  return DATE_TIME.test(s) && !Number.isNaN(Date.parse(s));
+/** Days in a month of the proleptic Gregorian calendar (as ISO 8601 counts them). */
+function daysIn(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+}
+
+/**
+ * Why an expiry is not one, or undefined. The day is checked against the calendar for both forms:
+ * `Date.parse` rolls an impossible day of a date-time (`2025-02-30T10:00:00Z`) over into the next month.
+ */
+function expiryProblem(s: string): string | undefined {
+  const parts = DATE.exec(s) ?? DATE_TIME.exec(s);
+  if (!parts) return FORMAT;
+  const [year, month, day] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
+  if (month < 1 || month > 12) return `expires ${s} is not a calendar date: there is no month ${parts[2]}`;
+  const days = daysIn(year, month);
+  if (day < 1 || day > days) return `expires ${s} is not a calendar date: ${parts[1]}-${parts[2]} has ${days} days`;
+  // Hours, minutes, seconds and offset out of range.
+  if (Number.isNaN(expiresAt(s))) return FORMAT;
+  return undefined;
 }
 
 const required = (what: string, hint: string) => ({
@@ -56,7 +70,11 @@ export const exceptionSchema = z.strictObject(
       z
         .string(required('expires', 'give the date (YYYY-MM-DD) after which the exception must be renewed'))
         .trim()
-        .refine(validExpiry, 'expires must be an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ)'),
+        .superRefine((s, ctx) => {
+          const problem = expiryProblem(s);
+          // Stryker disable next-line StringLiteral: the code is only compared with 'unrecognized_keys'; message and path are what is shown
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
     ),
   },
   { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key(s) ${iss.keys.map((k) => `"${k}"`).join(', ')} (allowed: id, package, reason, expires)` : 'an exception must be a mapping with id, reason and expires') },

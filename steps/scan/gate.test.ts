@@ -259,7 +259,7 @@ describe('evaluateScan: exceptions', () => {
   it('rejects bad dates, unknown keys and broken YAML with file positions', () => {
     const e = thrown(() => parseExceptions('- id: CVE-1\n  reason: r\n  expires: 2025-02-30\n  expiry: 2025-01-01\n', 'ex.yaml'));
     expect(e.details.map((d) => `${d.line}:${d.field}: ${d.message}`)).toEqual([
-      '3:exceptions[0].expires: entry 0 (CVE-1): expires must be an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ)',
+      '3:exceptions[0].expires: entry 0 (CVE-1): expires 2025-02-30 is not a calendar date: 2025-02 has 28 days',
       '4:exceptions[0]: entry 0 (CVE-1): unknown key(s) "expiry" (allowed: id, package, reason, expires)',
     ]);
     const y = thrown(() => parseExceptions('exceptions:\n  - id: [\n', 'ex.yaml'));

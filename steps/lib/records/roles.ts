@@ -16,20 +16,21 @@ import type { Database, Queryable } from './db.ts';
  * default CREATE on the schema (PostgreSQL < 15 grants it) and any grant on the tables.
  */
 
-/** What the runtime role may write, per table. */
+/** What the runtime role may write, per table (in each table's column order, as the catalog lists them). */
 export const RUNTIME_INSERT_COLUMNS = {
   promotions: ['trusted_repository', 'digest', 'source_reference', 'signer', 'scan_summary', 'policy_results', 'attestation_digest', 'workflow_name', 'workflow_uid'],
   promotion_events: ['source_reference', 'digest', 'trusted_repository', 'outcome', 'check_name', 'message', 'details', 'workflow_name', 'workflow_uid', 'promotion_id'],
   pipeline_runs: ['run_id', 'repository', 'commit_sha'],
-  task_executions: ['job_id', 'run_id', 'task_id', 'pool', 'kind', 'status', 'exit_code', 'message', 'worker', 'attempt', 'round', 'cache_hit', 'started_at', 'finished_at'],
-  step_executions: ['job_id', 'round', 'name', 'stage', 'status', 'exit_code', 'duration_ms'],
+  task_executions: ['job_id', 'run_id', 'task_id', 'pool', 'kind', 'status', 'exit_code', 'message', 'worker', 'attempt', 'cache_hit', 'started_at', 'finished_at', 'round'],
+  step_executions: ['job_id', 'name', 'stage', 'status', 'exit_code', 'duration_ms', 'round'],
   releases: ['repository', 'project', 'commit_sha', 'number', 'trigger', 'tag', 'branch', 'branch_number'],
   // Not approved_at: the database's clock says when.
   approvals: ['repository', 'project', 'commit_sha', 'environment', 'approved_by', 'reason', 'expires_at'],
   approval_revocations: ['approval_id', 'revoked_by', 'reason'],
 } as const;
 const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions', 'releases', 'approvals', 'approval_revocations'] as const;
-const SEQUENCES = ['promotion_events_id_seq'] as const;
+/** The one sequence a step draws from (event ids). */
+const SEQUENCE = 'promotion_events_id_seq';
 
 /** A role name as PostgreSQL folds an unquoted one: the only form accepted, so quoting never matters. */
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -53,11 +54,11 @@ export async function grantRuntimeRole(db: Database, role: string): Promise<Runt
     const statements = [
       'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
       `REVOKE ALL ON ${TABLES.join(', ')} FROM PUBLIC, ${role}`,
-      `REVOKE ALL ON SEQUENCE ${SEQUENCES.join(', ')} FROM PUBLIC, ${role}`,
+      `REVOKE ALL ON SEQUENCE ${SEQUENCE} FROM PUBLIC, ${role}`,
       `GRANT USAGE ON SCHEMA public TO ${role}`,
       `GRANT SELECT ON ${TABLES.join(', ')} TO ${role}`,
       ...Object.entries(RUNTIME_INSERT_COLUMNS).map(([table, columns]) => `GRANT INSERT (${columns.join(', ')}) ON ${table} TO ${role}`),
-      `GRANT USAGE ON SEQUENCE ${SEQUENCES.join(', ')} TO ${role}`,
+      `GRANT USAGE ON SEQUENCE ${SEQUENCE} TO ${role}`,
     ];
     for (const sql of statements) await tx.exec(sql);
     return { role, statements };
@@ -87,7 +88,7 @@ async function refuseUnsafeRole(tx: Queryable, location: string, role: string): 
             (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
               WHERE c.relowner = r.oid AND c.relnamespace = 'public'::regnamespace AND c.relname = ANY($2)) AS owns
        FROM pg_roles r WHERE r.rolname = $1`,
-    [role, [...TABLES, ...SEQUENCES]],
+    [role, [...TABLES, SEQUENCE]],
   );
   const r = rows[0];
   const refuse = (why: string) => new ForgeError('INVALID_ARGS', `--runtime-role ${role} on ${location}: ${why}`);
