@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failure } from '../../test/helpers/forge-error.ts';
 import { buildImageWithFiles } from '../../test/helpers/images.ts';
 import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
-import { crane } from './crane.ts';
+import { crane, manifestOf } from './crane.ts';
+import { ForgeError } from './errors.ts';
 import { lookupNamedUser, passwdOf, uidInPasswd, USER_NAME } from './image-passwd.ts';
 
 /** The image's own /etc/passwd, read through the real `crane export` from a real registry. */
@@ -97,6 +98,26 @@ describe('lookupNamedUser: only a named USER reads the image', () => {
     const reference = `${registry.host}/team/named-${++counter}:1`;
     await buildImageWithFiles(reference, [{ 'etc/hostname': 'x\n' }]);
     expect(await lookupNamedUser(reference, 'app')).toEqual({ missing: 'no /etc/passwd in the image' });
+  });
+});
+
+describe('lookupNamedUser with the layers: one /etc/passwd, or no answer', () => {
+  it('refuses a layer that holds /etc/passwd twice (runtimes apply the last copy, crane export keeps the first)', async () => {
+    const reference = await imageWithEntries([{ name: 'etc/passwd', content: PASSWD }, { name: 'etc/passwd', content: 'app:x:0:0::/:/bin/sh\n' }]);
+    const { manifest } = await manifestOf(reference);
+    expect(await passwdOf(reference)).toBe(PASSWD); // what crane export alone would have answered
+    const e = await lookupNamedUser(reference, 'app', manifest.layers).catch((x: unknown) => x as ForgeError);
+    expect(e).toBeInstanceOf(ForgeError);
+    expect((e as ForgeError).code).toBe('POLICY_VIOLATION');
+    expect((e as Error).message).toMatch(/layer sha256:[0-9a-f]{64} holds \/etc\/passwd 2 times; container runtimes apply the last copy and the user check would read another, so USER app cannot be checked/);
+  });
+
+  it('one copy per layer (across layers the export already applies the top one): answered', async () => {
+    const reference = await imageWithEntries([{ name: './etc/passwd', content: PASSWD }]);
+    const { manifest } = await manifestOf(reference);
+    expect(await lookupNamedUser(reference, 'app', manifest.layers)).toEqual({ uid: '1000' });
+    const zstd = [{ ...manifest.layers![0]!, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }];
+    await expect(lookupNamedUser(reference, 'app', zstd)).rejects.toThrow(/is application\/vnd.oci.image.layer.v1.tar\+zstd, which the user check cannot read \(gzip or plain tar only\)/);
   });
 });
 

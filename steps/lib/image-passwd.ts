@@ -1,7 +1,10 @@
+import { createGunzip } from 'node:zlib';
 import { execa } from 'execa';
 import { extract } from 'tar-stream';
+import type { Descriptor } from './crane.ts';
 import { ForgeError } from './errors.ts';
 import { isPlainHttpRegistry } from './exec.ts';
+import { parseReference } from './reference.ts';
 import { toolPath } from './tools.ts';
 
 /** How a named USER maps to a UID in the image's own /etc/passwd, or why it does not. */
@@ -75,12 +78,53 @@ export function uidInPasswd(passwd: string, name: string): string | undefined {
   return undefined;
 }
 
-/** Looks a named USER (`name[:group]`) up in the image; undefined for a numeric or malformed USER. */
-export async function lookupNamedUser(reference: string, user: string): Promise<UserLookup | undefined> {
+/**
+ * Looks a named USER (`name[:group]`) up in the image; undefined for a numeric or malformed USER.
+ * With the image's `layers`, first refuses a layer that holds /etc/passwd more than once: a
+ * container runtime applies the last copy, `crane export` keeps the first, so the file read
+ * here would not be the one the container runs with.
+ */
+export async function lookupNamedUser(reference: string, user: string, layers?: Descriptor[]): Promise<UserLookup | undefined> {
   const name = user.split(':')[0]!;
   if (!USER_NAME.test(name)) return undefined;
+  for (const layer of layers ?? []) {
+    const copies = await passwdCopies(reference, layer);
+    if (copies > 1) {
+      throw new ForgeError('POLICY_VIOLATION', `${reference}: layer ${layer.digest} holds /etc/passwd ${copies} times; container runtimes apply the last copy and the user check would read another, so USER ${user} cannot be checked`);
+    }
+  }
   const passwd = await passwdOf(reference);
   if (passwd === undefined) return { missing: 'no /etc/passwd in the image' };
   const uid = uidInPasswd(passwd, name);
   return uid === undefined ? { missing: "not in the image's /etc/passwd" } : { uid };
+}
+
+/** How many entries named /etc/passwd (of any type) one layer's tar holds. */
+async function passwdCopies(reference: string, layer: Descriptor): Promise<number> {
+  const gzip = /gzip/.test(layer.mediaType);
+  if (!gzip && !/\.tar$/.test(layer.mediaType)) {
+    throw new ForgeError('POLICY_VIOLATION', `${reference}: layer ${layer.digest} is ${layer.mediaType}, which the user check cannot read (gzip or plain tar only)`);
+  }
+  const blob = `${parseReference(reference).repository}@${layer.digest}`;
+  const child = execa(toolPath('crane'), ['blob', ...(isPlainHttpRegistry(reference) ? ['--insecure'] : []), blob], { stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, timeout: 600_000 });
+  const counted = new Promise<number>((resolve, reject) => {
+    let copies = 0;
+    const tar = extract();
+    tar.on('entry', (header, stream, next) => {
+      if (PASSWD_ENTRIES.has(header.name)) copies++;
+      stream.on('end', next);
+      stream.resume();
+    });
+    tar.on('finish', () => resolve(copies));
+    tar.on('error', (e) => reject(new ForgeError('POLICY_VIOLATION', `${reference}: layer ${layer.digest} is not a readable tar: ${e.message}`)));
+    const source = gzip ? child.stdout!.pipe(createGunzip()).on('error', (e) => reject(new ForgeError('POLICY_VIOLATION', `${reference}: layer ${layer.digest} is not valid gzip: ${e.message}`))) : child.stdout!;
+    source.pipe(tar);
+  });
+  const [copies] = await Promise.all([
+    counted,
+    child.catch((e: { stderr?: string; shortMessage?: string }) => {
+      throw new ForgeError('TOOL_FAILED', `crane blob ${blob} failed: ${(e.stderr ?? e.shortMessage ?? '').trim().split('\n').at(-1)}`);
+    }),
+  ]);
+  return copies;
 }

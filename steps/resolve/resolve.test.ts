@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, buildImageWithFiles, describe as describeManifest, pushAttestationManifest, pushIndex } from '../../test/helpers/images.ts';
 import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
+import { crane } from '../lib/crane.ts';
 import { openDatabase } from '../lib/records/db.ts';
 import { PromotionRecords } from '../lib/records/records.ts';
 import { evaluatePolicy } from '../policy/policy.ts';
@@ -109,6 +110,22 @@ describe('non-root is read as the runtime reads it', () => {
       const checks = evaluatePolicy(await resolveImage(`${r}:1`), policy).checks;
       expect(failed(checks).length === 0, `${what}: ${failed(checks).join('; ')}`).toBe(passes);
     }
+  });
+});
+
+describe('a USER name whose /etc/passwd is ambiguous', () => {
+  it('is refused when one layer holds /etc/passwd twice (the runtime would apply the second, UID 0)', async () => {
+    const dir = await mkdtemp(join(work, 'dup-'));
+    const tar = join(dir, 'layer.tar');
+    for (const [i, uid] of ['1000', '0'].entries()) {
+      await mkdir(join(dir, `r${i}`, 'etc'), { recursive: true });
+      await writeFile(join(dir, `r${i}`, 'etc', 'passwd'), `app:x:${uid}:${uid}::/home/app:/bin/sh\n`);
+      await execa('tar', ['-C', join(dir, `r${i}`), i === 0 ? '-cf' : '-rf', tar, 'etc/passwd']);
+    }
+    const r = `${repo()}:1`;
+    await crane(['append', '--insecure', '--oci-empty-base', '-f', tar, '-t', r]);
+    await crane(['mutate', '--insecure', '--user', 'app', r]);
+    await expect(resolveImage(r)).rejects.toThrow(/holds \/etc\/passwd 2 times; container runtimes apply the last copy and the user check would read another, so USER app cannot be checked/);
   });
 });
 

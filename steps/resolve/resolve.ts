@@ -78,7 +78,7 @@ async function platformImage(reference: string, digest: string, platform: string
   const compressedSize = manifest.config.size + (manifest.layers ?? []).reduce((n, l) => n + l.size, 0);
   const config = await configOf(reference);
   const user = config.config?.User ?? '';
-  const lookup = await lookupNamedUser(reference, user);
+  const lookup = await lookupNamedUser(reference, user, manifest.layers ?? []);
   return { platform, digest, compressedSize, user, ...(lookup ? { userLookup: lookup } : {}) };
 }
 
