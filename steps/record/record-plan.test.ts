@@ -2,12 +2,12 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failure } from '../../test/helpers/forge-error.ts';
+import { thrown, failure } from '../../test/helpers/forge-error.ts';
 import { startPostgres } from '../../test/helpers/postgres.ts';
-import { ForgeError } from '../lib/errors.ts';
 import { openDatabase, type Database } from '../lib/records/db.ts';
 import { PromotionRecords } from '../lib/records/records.ts';
 import { fromFailures, planRecord, record, type RecordRequest } from './record.ts';
+import { tempRecordsDatabase } from '../../test/helpers/records.ts';
 
 /**
  * The record step's core in this process (record.test.ts drives the `forge record` process):
@@ -21,15 +21,6 @@ const SOURCE = 'incoming.example.test/team/app:1.2.3';
 const SHA512 = `sha512:${'f'.repeat(128)}`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const thrown = (fn: () => unknown): ForgeError => {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ForgeError);
-    return e as ForgeError;
-  }
-  throw new Error('nothing thrown');
-};
 
 describe("fromFailures: Argo's {{workflow.failures}}", () => {
   const node = (displayName: string, message: string, phase = 'Failed') => ({ displayName, templateName: `t-${displayName}`, message, phase });
@@ -137,18 +128,17 @@ describe('planRecord: refused before any database is opened', () => {
 });
 
 describe('planRecord: what is written (PGlite)', () => {
-  let dir: string;
+  let temp: Awaited<ReturnType<typeof tempRecordsDatabase>> | undefined;
   let db: Database | undefined;
   let records: PromotionRecords;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'forge-record-plan-'));
-    db = await openDatabase({ dataDir: join(dir, 'db') });
+    temp = await tempRecordsDatabase('forge-record-plan');
+    db = temp.db;
     records = new PromotionRecords(db);
   }, 120_000);
   afterAll(async () => {
-    await db?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await temp?.cleanup();
   });
 
   const lastEvent = async () => (await records.listEvents({ limit: 1 }))[0]!;

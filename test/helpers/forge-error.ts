@@ -10,3 +10,14 @@ export async function failure(p: Promise<unknown>): Promise<ForgeError> {
   expect(e).toBeInstanceOf(ForgeError);
   return e as ForgeError;
 }
+
+/** Runs `fn`, which must throw a ForgeError, and returns that error. */
+export function thrown(fn: () => unknown): ForgeError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ForgeError);
+    return e as ForgeError;
+  }
+  throw new Error('nothing thrown');
+}

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openDatabase, type Database } from '../../steps/lib/records/db.ts';
 import { grantRuntimeRole } from '../../steps/lib/records/roles.ts';
 import type { PostgresServer } from './postgres.ts';
@@ -18,4 +21,17 @@ export async function openAsRuntimeRole(server: PostgresServer, name: string): P
     await owner.close();
   }
   return openDatabase({ url: as(`${name}_step`), schema: 'check' });
+}
+
+/** An embedded (PGlite) records database in a temporary directory, migrated; `cleanup` closes and removes it. */
+export async function tempRecordsDatabase(prefix: string): Promise<{ db: Database; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  const db = await openDatabase({ dataDir: join(dir, 'db') });
+  return {
+    db,
+    async cleanup() {
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

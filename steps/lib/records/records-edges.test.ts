@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failure } from '../../../test/helpers/forge-error.ts';
-import { openDatabase, type Database } from './db.ts';
+import type { Database } from './db.ts';
 import { PromotionRecords, type PromotionInput } from './records.ts';
+import { tempRecordsDatabase } from '../../../test/helpers/records.ts';
 
 /**
  * The records store's messages and its one defensive branch, on PGlite (records.test.ts covers
@@ -14,18 +12,17 @@ import { PromotionRecords, type PromotionInput } from './records.ts';
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const TRUSTED = 'registry.example.test:5000/trusted/edges';
 
-let dir: string;
+let temp: Awaited<ReturnType<typeof tempRecordsDatabase>> | undefined;
 let db: Database | undefined;
 let records: PromotionRecords;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'forge-records-edges-'));
-  db = await openDatabase({ dataDir: join(dir, 'db') });
+  temp = await tempRecordsDatabase('forge-records-edges');
+  db = temp.db;
   records = new PromotionRecords(db);
 }, 120_000);
 afterAll(async () => {
-  await db?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await temp?.cleanup();
 });
 
 const promotion = (over: Partial<PromotionInput> = {}): PromotionInput => ({

@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ForgeError } from '../errors.ts';
 import { parseInput, promotionInputSchema, refusalInputSchema } from './rows.ts';
+import { thrown } from '../../../test/helpers/forge-error.ts';
 
 /** The records' input validation on its own (records.test.ts writes through it to real databases). */
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
-const thrown = (fn: () => unknown): ForgeError => {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ForgeError);
-    return e as ForgeError;
-  }
-  throw new Error('nothing thrown');
-};
 
 describe('parseInput: every problem, named by its field', () => {
   it('joins nested fields with dots and problems with "; "', () => {
