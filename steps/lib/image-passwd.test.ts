@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -10,6 +9,7 @@ import { startRegistry, type Registry } from '../../test/helpers/registry.ts';
 import { crane, manifestOf } from './crane.ts';
 import { ForgeError } from './errors.ts';
 import { lookupNamedUser, passwdOf, uidInPasswd, USER_NAME } from './image-passwd.ts';
+import { startTrap, type Trap } from '../../test/helpers/trap.ts';
 
 /** The image's own /etc/passwd, read through the real `crane export` from a real registry. */
 let registry: Registry;
@@ -67,22 +67,17 @@ describe('uidInPasswd: the UID field of a passwd line, as written', () => {
 });
 
 describe('lookupNamedUser: only a named USER reads the image', () => {
-  let trap: Server;
-  let connections = 0;
+  let trap: Trap;
   let trapHost = '';
   beforeAll(async () => {
-    trap = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
-    trapHost = `127.0.0.1:${(trap.address() as { port: number }).port}`;
+    trap = await startTrap();
+    trapHost = trap.host;
   });
-  afterAll(() => new Promise<void>((r) => trap.close(() => r())));
+  afterAll(() => trap.close());
 
   it.each(['1000', '1000:1000', '', '+0', ' app', 'App', '0:app'])('USER %j: undefined, and no registry is contacted', async (user) => {
     expect(await lookupNamedUser(`${trapHost}/team/app:1`, user)).toBeUndefined();
-    expect(connections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it('a named USER (with or without a group) is looked up by its name', async () => {

@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { PromotionRecords } from '../lib/records/records.ts';
 import { evaluatePolicy } from '../policy/policy.ts';
 import { promote } from '../promote/promote.ts';
 import { resolveImage, trustedRepositoryFor } from './resolve.ts';
+import { startTrap, type Trap } from '../../test/helpers/trap.ts';
 
 /** resolve against a real registry: what it reads is what the policy gate checks. */
 let registry: Registry;
@@ -35,19 +35,13 @@ const failed = (checks: { passed: boolean; check: string; actual: string; platfo
   checks.filter((c) => !c.passed).map((c) => `${c.check}${c.platform ? ` (${c.platform})` : ''}: ${c.actual}`);
 
 describe('the incoming boundary is checked before any registry is contacted', () => {
-  let trap: Server;
-  let connections = 0;
+  let trap: Trap;
   let trapHost = '';
-
   beforeAll(async () => {
-    trap = createServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
-    trapHost = `127.0.0.1:${(trap.address() as { port: number }).port}`;
+    trap = await startTrap();
+    trapHost = trap.host;
   });
-  afterAll(() => new Promise<void>((r) => trap.close(() => r())));
+  afterAll(() => trap.close());
 
   it.each([
     [(h: string) => `${h}/other/app:1`, /is not in the incoming registry .*\/team: only images pushed there are promoted/],
@@ -59,7 +53,7 @@ describe('the incoming boundary is checked before any registry is contacted', ()
     const r = await execa(forge, ['resolve', '--image', make(trapHost), '--incoming', `${trapHost}/team`, '--trusted', `${registry.host}/forge`], { reject: false });
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toMatch(message);
-    expect(connections).toBe(0);
+    expect(trap.connections()).toBe(0);
   });
 
   it('forge promote refuses an image outside incoming without a connection, and records the refusal', async () => {
@@ -70,7 +64,7 @@ describe('the incoming boundary is checked before any registry is contacted', ()
       const image = `${trapHost}/other/app:1`;
       await expect(promote(image, config as Parameters<typeof promote>[1], records)).rejects.toThrow(/is not in the incoming registry/);
       expect((await records.listEvents({ limit: 5 })).filter((e) => e.sourceReference === image)).toMatchObject([{ outcome: 'refused', checkName: 'resolve' }]);
-      expect(connections).toBe(0);
+      expect(trap.connections()).toBe(0);
     } finally {
       await db.close();
     }
