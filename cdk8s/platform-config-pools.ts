@@ -1,17 +1,11 @@
 import { z } from 'zod';
+import { dnsLabel, quantity, resources } from './platform-config-primitives.ts';
 
 /**
  * The `pools` section of the platform configuration: the NATS JetStream broker the dispatchers
  * and workers share, the dispatcher container's size, and each hot pool's workers
  * (docs/platform-config.md, `pools`; reference catalyst-forge-spec §2.3 for the sizes).
  */
-const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a Kubernetes quantity such as "250m" or "512Mi"');
-const resources = z.strictObject({
-  requests: z.strictObject({ cpu: quantity, memory: quantity }),
-  limits: z.strictObject({ cpu: quantity, memory: quantity }),
-});
-const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label').max(63);
-
 const pool = (defaults: { min: number; max: number; cache: string; slots: number; resources: z.infer<typeof resources> }) =>
   z
     .strictObject({

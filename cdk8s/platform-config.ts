@@ -1,9 +1,11 @@
-import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ForgeError } from '../steps/lib/errors.ts';
 import { kmsUri, promotionSettingsSchema, verificationKeySchema } from '../steps/lib/promotion-settings.ts';
+import { admissionSchema } from './platform-config-admission.ts';
+import { releaseSchema } from './platform-config-release.ts';
+import { annotations, dnsLabel, imageSchema, registryHost, resources } from './platform-config-primitives.ts';
 import { checkPromotionMatchesAdmission } from './platform-config-agreement.ts';
 import { poolsSchema } from './platform-config-pools.ts';
 
@@ -12,72 +14,6 @@ import { poolsSchema } from './platform-config-pools.ts';
  * Every field is documented here and in docs/platform-config.md; `npm run synth` refuses a file
  * that does not match, naming the field.
  */
-const dnsLabel = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")')
-  .max(63);
-
-/** Kubernetes annotations: qualified names (`[prefix/]name`) to strings. */
-const annotations = z
-  .record(
-    z
-      .string()
-      .regex(
-        /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
-        'must be an annotation name: [prefix/]name, e.g. iam.gke.io/gcp-service-account',
-      ),
-    z.string(),
-  )
-  .default({});
-const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a Kubernetes quantity such as "250m" or "512Mi"');
-const registryHost = z.string().regex(/^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._/-]+)?$/, 'must be a registry host with an optional path, e.g. "registry.example.com/forge"');
-
-const resources = z.strictObject({
-  requests: z.strictObject({ cpu: quantity, memory: quantity }),
-  limits: z.strictObject({ cpu: quantity, memory: quantity }),
-});
-
-export const imageSchema = z
-  .strictObject({
-    /** Repository without tag, e.g. `registry.example.com/forge/steps`. */
-    repository: registryHost,
-    /** Tag of the image; `latest` is refused (a template must pin what it runs). */
-    tag: z
-      .string()
-      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/)
-      .refine((t) => t !== 'latest', 'the tag "latest" is not allowed: pin a version or a digest')
-      .optional(),
-    /** Digest, preferred over the tag when both are set (`sha256:<64 hex>`). */
-    digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" and 64 hexadecimal digits').optional(),
-  })
-  .refine((i) => i.tag || i.digest, 'set a tag or a digest');
-
-/** A namespace name or a glob over names (`*`, `?`), as Kyverno matches them. */
-const namespaceGlob = z
-  .string()
-  .regex(/^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$/, 'must be a namespace name or a glob of one ("*", "?"), e.g. "project-*"')
-  .max(63);
-
-function isPublicKeyPem(pem: string): boolean {
-  if (!/^-----BEGIN PUBLIC KEY-----\r?\n[\s\S]+\n-----END PUBLIC KEY-----$/.test(pem)) return false;
-  try {
-    return createPublicKey(pem).type === 'public';
-  } catch {
-    return false;
-  }
-}
-
-/** A cosign verification key: a PEM public key inline, or a KMS URI (exactly one of the two). */
-const verificationKey = z
-  .strictObject({
-    /** PEM public key (`-----BEGIN PUBLIC KEY-----` …), e.g. the `cosign.pub` of `cosign generate-key-pair`. */
-    publicKey: z.string().trim().refine(isPublicKeyPem, 'must be one PEM public key ("-----BEGIN PUBLIC KEY-----" … "-----END PUBLIC KEY-----")').optional(),
-    /** KMS key URI as cosign and Kyverno take it: `gcpkms://`, `awskms://`, `azurekms://` or `hashivault://`. */
-    kms: kmsUri.optional(),
-  })
-  .refine((k) => !(k.publicKey !== undefined && k.kms !== undefined), 'set publicKey or kms, not both')
-  .refine((k) => k.publicKey !== undefined || k.kms !== undefined, 'set publicKey (a PEM public key) or kms (a KMS URI)');
-
 export const platformConfigSchema = z.strictObject({
   /** Namespace the WorkflowTemplates, service accounts and workflows live in. */
   namespace: dnsLabel,
@@ -201,58 +137,8 @@ export const platformConfigSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
-  /**
-   * The Kyverno admission policy (cdk8s/charts/admission.ts, docs/admission.md): in the listed
-   * namespaces, pods run only digest-pinned images from `registries.trusted` that carry a cosign
-   * signature by `signingKey` (and, by default, the promotion attestation). Without this section no
-   * admission policy is generated.
-   */
-  admission: z
-    .strictObject({
-      /** Generate the policy; `false` keeps the section but emits nothing. */
-      enabled: z.boolean().default(true),
-      /**
-       * Policy kind: `ImageValidatingPolicy` (policies.kyverno.io/v1, Kyverno ≥ 1.17) or the
-       * deprecated `ClusterPolicy` (kyverno.io/v1, Kyverno 1.11–1.19; removal planned in 1.20).
-       */
-      kind: z.enum(['ImageValidatingPolicy', 'ClusterPolicy']).default('ImageValidatingPolicy'),
-      /** Namespaces the policy applies to: names or globs (`*`, `?`), e.g. `project-*`. */
-      namespaces: z.array(namespaceGlob).min(1, 'list at least one namespace (name or glob)').default(['project-*']),
-      /** `Enforce` denies a violating pod; `Audit` admits it and reports (roll out in Audit first). */
-      mode: z.enum(['Enforce', 'Audit']).default('Enforce'),
-      /** Key whose cosign signature every image must carry (the key `forge sign` / `cosign sign --key` uses). */
-      signingKey: verificationKey,
-      /** Further signing keys also accepted (key rotation: add the new key here, swap, then remove the old one). */
-      additionalSigningKeys: z.array(verificationKey).default([]),
-      /** Require the promotion attestation (`https://forge.dev/attestations/promotion/v1`) verify-and-promote writes. */
-      requirePromotionAttestation: z.boolean().default(true),
-      /** Key that signs promotion attestations; defaults to `signingKey` (and `additionalSigningKeys`). */
-      attestationKey: verificationKey.optional(),
-      /** Further attestation keys also accepted (rotation); needs `attestationKey`. */
-      additionalAttestationKeys: z.array(verificationKey).default([]),
-      /**
-       * Also require the vulnerability attestation (`https://cosign.sigstore.dev/attestation/vuln/v1`,
-       * `cosign attest --type vuln`) signed by `scannerKey`: the same scan result verify-and-promote's
-       * scan gate trusts. Off by default.
-       */
-      requireVulnerabilityAttestation: z.boolean().default(false),
-      /** The scanner's key (the public half of what signs vulnerability attestations); needed by `requireVulnerabilityAttestation`. */
-      scannerKey: verificationKey.optional(),
-      /**
-       * Whether signatures are recorded in a Rekor transparency log. This platform has none, so the
-       * default `false` tells Kyverno explicitly to skip the log (`ignoreTlog`/`insecureIgnoreTlog`).
-       */
-      transparencyLog: z.boolean().default(false),
-    })
-    .refine((a) => a.attestationKey !== undefined || a.additionalAttestationKeys.length === 0, {
-      message: 'additionalAttestationKeys needs attestationKey (without it attestations are verified with the signing keys)',
-      path: ['additionalAttestationKeys'],
-    })
-    .refine((a) => !a.requireVulnerabilityAttestation || a.scannerKey !== undefined, {
-      message: 'requireVulnerabilityAttestation needs scannerKey (the key that signs vulnerability attestations)',
-      path: ['scannerKey'],
-    })
-    .optional(),
+  /** The Kyverno admission policy (cdk8s/platform-config-admission.ts); without it none is generated. */
+  admission: admissionSchema.optional(),
   /**
    * verify-and-promote (docs/verify-and-promote.md): named keys and policies submitters choose
    * from, shipped to the step pods as a ConfigMap, plus where the promotion key and the records
@@ -279,6 +165,8 @@ export const platformConfigSchema = z.strictObject({
       scanner: verificationKeySchema,
     })
     .optional(),
+  /** Releases and deployments (cdk8s/platform-config-release.ts, docs/releases.md); without it the pipeline ends after its last group. */
+  release: releaseSchema.optional(),
 }).superRefine(checkPromotionMatchesAdmission);
 
 
