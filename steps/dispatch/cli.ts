@@ -8,11 +8,12 @@ import { parseDuration } from '../lib/duration.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { createLogger, redactUrl } from '../lib/log.ts';
 import { connectNats, NATS_USAGE, natsOptionsSchema, natsSettings } from '../lib/pool/connect.ts';
-import { taskIdSchema, type JobTask, type LogLine } from '../lib/pool/job.ts';
+import type { LogLine } from '../lib/pool/job.ts';
 import { POOL_NAMES, poolSpec } from '../lib/pool/pools.ts';
 import { dispatch } from './dispatch.ts';
+import { DEFAULT_POOL, DISPATCH_KINDS, releaseArgsSchema, taskOf } from './task-args.ts';
 
-export const usage = `Usage: forge dispatch phase|discover|ping [options]
+export const usage = `Usage: forge dispatch KIND [options]
 
 Runs one Argo task on a hot worker pool: queues the job (once: a retried or restarted
 dispatcher attaches to it), prints its log as it arrives, reports N/M progress, waits for the
@@ -21,10 +22,14 @@ result, writes its output files and exits with the job's status. SIGTERM cancels
   phase      one (phase, project) task of discovery's slot lists: --task '{"id":…,"phase":…,"project":…,"path":…,"timeout":…}'
   discover   discovery of the commit, on the discovery pool (--branch, --tag, --paths, --slots)
   ping       a health check: a worker of --pool answers at once (no checkout; --repo-url and --commit still name the run)
+  release-plan, artifact, release    one project's release (forge-release): --project, --path, --branch, --tag,
+             --manual; artifact: --task (an item of release-plan's artifact list)
+  deploy-plan, deploy                a release to an environment (forge-deploy): --project, --environment,
+             --release, --deployed-by, --rollback
 
 Options (each may also come from FORGE_<OPTION>):
-  --kind KIND         phase or discover, instead of the first argument (FORGE_KIND, as templates pass it)
-  --pool NAME         ${POOL_NAMES.join(' | ')} (default: ci for phase, discovery for discover)
+  --kind KIND         the kind, instead of the first argument (FORGE_KIND, as templates pass it)
+  --pool NAME         ${POOL_NAMES.join(' | ')} (default: the kind's pool)
   --run-id ID         the run: the workflow's uid ({{workflow.uid}})
   --repo-url URL      git URL of the repository
   --commit SHA        40-hex commit
@@ -35,7 +40,7 @@ Options (each may also come from FORGE_<OPTION>):
 ${NATS_USAGE}`;
 
 const schema = z.object({
-  kind: z.enum(['phase', 'discover', 'ping']).optional(),
+  kind: z.enum(DISPATCH_KINDS).optional(),
   pool: z.enum(POOL_NAMES).optional(),
   'run-id': z.string().min(1, 'is required (the workflow uid)'),
   'repo-url': z.string().min(1, 'is required'),
@@ -46,34 +51,14 @@ const schema = z.object({
   tag: z.string().optional(),
   paths: z.array(z.string()).optional(),
   slots: z.coerce.number().int().min(1).max(50).optional(),
+  ...releaseArgsSchema,
   'outputs-dir': z.string().optional(),
   ...natsOptionsSchema,
   help: z.boolean().optional(),
 });
 
-const phaseTask = z.object({ id: taskIdSchema, phase: z.string(), project: z.string(), path: z.string(), timeout: z.string().optional() }).loose();
-
 /** Empty strings are how Argo passes "not set". */
 const orUndefined = (s: string | undefined) => (s ? s : undefined);
-
-/** The job's task, its id and its own timeout, from the command line. */
-function taskOf(kind: string, v: z.infer<typeof schema>): { task: JobTask; taskId: string; timeout?: string } {
-  if (kind === 'ping') return { taskId: `ping-${Date.now().toString(36)}`, task: { kind: 'ping' } };
-  if (kind === 'discover') {
-    const paths = v.paths?.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
-    return { taskId: 'discover', task: { kind: 'discover', ...(orUndefined(v.branch) ? { branch: v.branch } : {}), ...(orUndefined(v.tag) ? { tag: v.tag } : {}), ...(paths?.length ? { paths } : {}), ...(v.slots ? { slots: v.slots } : {}) } };
-  }
-  if (kind !== 'phase') throw new ForgeError('INVALID_ARGS', `expected "phase", "discover" or "ping", got "${kind}"`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(v.task ?? '');
-  } catch {
-    throw new ForgeError('INVALID_ARGS', '--task must be the task JSON of a discovery slot ({"id","phase","project","path",…})');
-  }
-  const t = phaseTask.safeParse(raw);
-  if (!t.success) throw new ForgeError('INVALID_ARGS', 'invalid --task', t.error.issues.map((i) => ({ field: `--task.${i.path.join('.')}`, message: i.message })));
-  return { taskId: t.data.id, timeout: t.data.timeout, task: { kind: 'phase', phase: t.data.phase, project: t.data.project, path: t.data.path } };
-}
 
 const EXIT: Record<string, number> = { succeeded: 0, failed: 1, error: 1, 'timed-out': 124, cancelled: 130 };
 
@@ -85,9 +70,9 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const { values: v, positionals } = parseToolArgs(argv, optionsOf(schema.shape, { help: 'h' }), schema);
-    const kind = positionals[0] ?? v.kind ?? 'phase';
+    const kind = z.enum(DISPATCH_KINDS, { error: () => `expected one of ${DISPATCH_KINDS.join(', ')}` }).parse(positionals[0] ?? v.kind ?? 'phase');
     const { task, taskId, timeout } = taskOf(kind, v);
-    const pool = poolSpec(v.pool ?? (kind === 'discover' ? 'discovery' : 'ci'));
+    const pool = poolSpec(v.pool ?? DEFAULT_POOL[kind]);
     const wanted = orUndefined(v.timeout) ?? timeout;
     const timeoutMs = wanted ? parseDuration(wanted) : pool.defaultTimeoutMs;
     if (!timeoutMs) throw new ForgeError('INVALID_ARGS', `--timeout "${wanted}" is not a duration such as 30m or 1h30m`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { POOL_NAMES } from './pools.ts';
 
@@ -23,11 +24,52 @@ export function jobId(runId: string, taskId: string): string {
   return `${runIdSchema.parse(runId)}.${taskIdSchema.parse(taskId)}`;
 }
 
+const gitRef = z.string().max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/+-]*$/, 'must be a git branch or tag name').optional();
+/** What every release task names: the project and what triggered the release. */
+const releaseFields = {
+  project: name,
+  path: relativePath,
+  branch: gitRef,
+  tag: gitRef,
+  /** A release asked for by a person (forge-release's `manual`), not by the project's triggers. */
+  manual: z.boolean().default(false),
+};
+const deployFields = {
+  project: name,
+  environment: name,
+  /** The release as a person names it: its commit SHA (a prefix of 7 or more), number or alias. */
+  release: z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._/+-]*$/, 'must be a release number, alias or commit SHA'),
+  /** Who asked for it, as the workflow knows them. */
+  deployedBy: z.string().min(1).max(255),
+  rollback: z.boolean().default(false),
+};
+
+/**
+ * Task ids of the release stage: parts joined by `--`. Forge names never hold `--`, so these can
+ * never equal a phase task's `<phase>-<project>` in the same run (job ids are run id + task id).
+ * Ids over 63 characters keep a readable start and end in a hash of the whole.
+ */
+export function stageTaskId(stage: 'plan' | 'artifact' | 'release' | 'check' | 'deploy', ...parts: string[]): string {
+  const id = [stage, ...parts].join('--');
+  if (id.length <= 63) return id;
+  return `${id.slice(0, 54).replace(/-+$/, '')}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+}
+
 export const taskSchema = z.discriminatedUnion('kind', [
   /** One phase of one project: its steps come from the project's configuration at the commit. */
   z.object({ kind: z.literal('phase'), phase: name, project: name, path: relativePath }),
   /** A pool health check: a worker answers at once, without a checkout (`forge dispatch ping`). */
   z.object({ kind: z.literal('ping') }),
+  /** Which artifacts one project's release builds and which images it promotes (forge-release's first node). */
+  z.object({ kind: z.literal('release-plan'), ...releaseFields }),
+  /** One artifact of a release: produced, published, signed and tracked (the artifact pool). */
+  z.object({ kind: z.literal('artifact'), ...releaseFields, artifact: name }),
+  /** The release itself: rendered, recorded, packed as the Release OCI image and signed. */
+  z.object({ kind: z.literal('release'), ...releaseFields }),
+  /** Whether a release may deploy to an environment, and whether a person must approve first. */
+  z.object({ kind: z.literal('deploy-plan'), ...deployFields }),
+  /** The deployment: the environment's GitOps pointer names the release. */
+  z.object({ kind: z.literal('deploy'), ...deployFields }),
   /** Discovery of the repository at the commit. */
   z.object({
     kind: z.literal('discover'),

@@ -98,6 +98,11 @@ describe('records on PGlite (embedded)', () => {
     ]);
     expect(events[0]!.details).toMatchObject({ attestationDigest: digest('c') });
     expect(events[0]!.workflowName).toBe('rerun');
+    // Every promotion of the digest, oldest first (a release finds its image's trusted location so).
+    await records.recordPromotion(promotion({ trustedRepository: `${TRUSTED}-mirror` }));
+    expect((await records.promotionsOf(digest('a'))).map((p) => p.trustedRepository)).toEqual([TRUSTED, `${TRUSTED}-mirror`]);
+    expect(await records.promotionsOf(digest('e'))).toEqual([]);
+    await expect(records.promotionsOf('sha256:short')).rejects.toThrow(/lookup/);
     expect(Number(events[0]!.id)).toBeGreaterThan(Number(events[1]!.id));
 
     // Same digest in another trusted repository: a separate allowlist entry.

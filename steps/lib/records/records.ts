@@ -141,6 +141,13 @@ export class PromotionRecords {
     return rows[0] ? toPromotion(rows[0]) : undefined;
   }
 
+  /** Every promotion of one digest (to any trusted repository), oldest first: what a release looks up for an image it built. */
+  async promotionsOf(digest: string): Promise<Promotion[]> {
+    const d = parseInput(digestSchema, digest, 'lookup');
+    const { rows } = await this.db.query<PromotionRow>(`SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE digest = $1 ORDER BY promoted_at, id`, [d]);
+    return rows.map(toPromotion);
+  }
+
   /**
    * Is `repository@sha256:…` on the allowlist? A tag before the digest is ignored (the digest is
    * what runs). A reference that is not pinned by a well-formed digest is an INVALID_ARGS error,

@@ -43,6 +43,21 @@ describe('release records (PGlite)', () => {
     expect(again).toMatchObject({ id: first.id, number: 1, trigger: 'branch', created: false });
   });
 
+  it('publishes a new release inside its transaction: a failed publish records nothing and keeps the number free', async () => {
+    const project = 'publisher';
+    await expect(records.recordRelease(release(1, { project }), async (r) => {
+      expect(r.number).toBe(1);
+      throw new Error('registry down');
+    })).rejects.toThrow('registry down');
+    expect(await records.lookup('acme/monorepo', project, '1')).toBeUndefined();
+    const seen: number[] = [];
+    const ok = await records.recordRelease(release(1, { project }), async (r) => void seen.push(r.number));
+    expect(ok).toMatchObject({ number: 1, created: true });
+    // A rerun finds the release and publishes nothing again.
+    await records.recordRelease(release(1, { project }), async (r) => void seen.push(r.number));
+    expect(seen).toEqual([1]);
+  });
+
   it('looks a release up by alias, then number, then SHA prefix', async () => {
     expect((await records.lookup('acme/monorepo', 'api', 'api/v1.2.0'))?.number).toBe(2);
     expect((await records.lookup('acme/monorepo', 'api', 'main-2'))?.number).toBe(3);

@@ -54,9 +54,11 @@ export class ReleaseRecords {
   /**
    * Records the release of `commit` (or finds it: `created: false`, the first record stands).
    * The number is the project's next; concurrent releases of one project take turns on a
-   * transaction lock, so every number is used once and none is skipped.
+   * transaction lock, so every number is used once and none is skipped. `publish` runs inside
+   * that transaction for a new release (with its number): when it fails nothing is recorded and
+   * the number stays free — no partial release.
    */
-  async recordRelease(input: ReleaseInput): Promise<Release & { created: boolean }> {
+  async recordRelease(input: ReleaseInput, publish?: (release: Release) => Promise<void>): Promise<Release & { created: boolean }> {
     const parsed = releaseInputSchema.safeParse(input);
     if (!parsed.success) throw new ForgeError('RECORD_FAILED', 'invalid release record', parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })));
     const r = parsed.data;
@@ -76,7 +78,9 @@ export class ReleaseRecords {
         if (/releases_tag_key/.test(e.message)) throw new ForgeError('RECORD_FAILED', `tag ${r.tag} already names another release of ${r.repository}/${r.project}`);
         throw e;
       });
-      return { ...toRelease(rows[0]!), created: true };
+      const release = toRelease(rows[0]!);
+      await publish?.(release);
+      return { ...release, created: true };
     });
   }
 
