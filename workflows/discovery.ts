@@ -23,6 +23,7 @@ export function discoveryOutputs(slots: number): StepOutput[] {
     { name: 'project-count', file: outputFile('discover', 'project-count'), default: '0', description: 'Number of projects discovered.' },
     { name: 'group-count', file: outputFile('discover', 'group-count'), default: '0', description: 'Number of phase groups the repository defines.' },
     { name: 'release-projects', file: outputFile('discover', 'release-projects'), default: '[]', description: 'JSON array of the projects whose release triggers fired.' },
+    { name: 'releases', file: outputFile('discover', 'releases'), default: '[]', description: 'JSON array of the releases to make ({project, path}): what forge-pipeline\'s release stage fans out over.' },
     { name: 'summary', file: outputFile('discover', 'summary'), default: '{}', description: 'JSON summary: commit, projects, groups, tasks, releaseProjects.' },
     ...Array.from({ length: slots }, (_, i) => ({
       name: groupOutput(i + 1),

@@ -3,6 +3,7 @@ import { NATS_CLIENT_LABEL, natsUrl } from '../cdk8s/platform-config-pools.ts';
 import { stepTemplate, type ITemplate, type StepInput, type StepOutput } from '../cdk8s/constructs/step-template.ts';
 import { basename, dirname } from 'node:path';
 import { dispatcherUser, NATS_PASSWORD_FILE } from '../steps/lib/pool/permissions.ts';
+import type { Job } from '../steps/lib/pool/job.ts';
 import type { PoolName } from '../steps/lib/pool/pools.ts';
 
 /**
@@ -13,12 +14,14 @@ import type { PoolName } from '../steps/lib/pool/pools.ts';
  */
 export interface DispatchTemplateProps {
   name: string;
-  kind: 'phase' | 'discover';
+  kind: Job['task']['kind'];
   pool: PoolName;
   inputs: StepInput[];
   outputs: StepOutput[];
   /** Output artifacts (kept when an artifact repository is configured). */
   artifacts?: { name: string; file: string; description: string }[];
+  /** Further environment: Argo variables only (`{{workflow.name}}`), never a submitter's value. */
+  env?: Record<string, string>;
   /** The pod's deadline: the job's own timeout is enforced by the dispatcher and the worker. */
   timeoutSeconds: number;
 }
@@ -37,7 +40,7 @@ export function dispatchTemplate(config: PlatformConfig, props: DispatchTemplate
     },
     // This pool's dispatcher password only (steps/lib/pool/permissions.ts: it may queue on this pool alone).
     ...(usersSecret ? { mounts: [{ name: 'nats-password', mountPath: dirname(NATS_PASSWORD_FILE), secret: usersSecret, items: [{ key: dispatcherUser(props.pool), path: basename(NATS_PASSWORD_FILE) }] }] } : {}),
-    env: { FORGE_RUN_ID: '{{workflow.uid}}' },
+    env: { FORGE_RUN_ID: '{{workflow.uid}}', FORGE_WORKFLOW_NAME: '{{workflow.name}}', ...props.env },
     outputs: props.outputs,
     ...(props.artifacts ? { artifacts: props.artifacts } : {}),
     timeoutSeconds: props.timeoutSeconds,

@@ -8,6 +8,7 @@ import { discoveryInputs, discoveryOutputs } from './discovery.ts';
 import { dispatchTemplate } from './dispatch.ts';
 import { workflowMetadata } from './metadata.ts';
 import { PHASE_STEP, PHASE_TEMPLATE } from './phase.ts';
+import { RELEASE_STEP, RELEASE_TEMPLATE } from './release.ts';
 
 export const PIPELINE_TEMPLATE = 'forge-pipeline';
 
@@ -17,7 +18,7 @@ export const pipelineInputs: StepInput[] = [
 ];
 
 /** The DAG: discover, then group-1 … group-N, each fanned out over its slot's tasks and run after the one before. */
-function pipelineDag(slots: number): IDAGTask[] {
+function pipelineDag(slots: number, release: boolean): IDAGTask[] {
   const tasks: IDAGTask[] = [
     {
       name: 'discover',
@@ -41,6 +42,23 @@ function pipelineDag(slots: number): IDAGTask[] {
       },
     });
   }
+  if (release) {
+    tasks.push({
+      // One forge-release per project whose trigger fired, after every group succeeded.
+      name: 'release',
+      depends: groupOutput(slots),
+      templateRef: { name: RELEASE_TEMPLATE, template: RELEASE_STEP },
+      withParam: '{{tasks.discover.outputs.parameters.releases}}',
+      arguments: {
+        parameters: [
+          ...['repo-url', 'commit', 'branch', 'tag'].map((n) => ({ name: n, value: `{{workflow.parameters.${n}}}` })),
+          { name: 'project', value: '{{item.project}}' },
+          { name: 'path', value: '{{item.path}}' },
+          { name: 'manual', value: 'false' },
+        ],
+      },
+    });
+  }
   return tasks;
 }
 
@@ -53,7 +71,8 @@ const summaryInputs: StepInput[] = [
 /**
  * forge-pipeline: a commit end to end (docs/templates/forge-pipeline.md): discovery on the
  * `discovery` pool, the phase-group slots on the `ci` pool, and a summary as the exit handler.
- * Release and promotion stages join after the last slot (the release issue).
+ * With a release section in the platform config, forge-release follows for every project whose
+ * release trigger fired (it promotes the images it builds and deploys where policy lets it).
  */
 export function pipelineTemplate(config: PlatformConfig): IWorkflowTemplate {
   const slots = config.pipeline.phaseGroupSlots;
@@ -100,7 +119,7 @@ export function pipelineTemplate(config: PlatformConfig): IWorkflowTemplate {
         'forge.dev/pull-request': { expression: "sprig.trunc(20, sprig.regexReplaceAll('[^0-9]', workflow.parameters['pull-request'], ''))" },
       }),
       templates: [
-        { name: 'pipeline', dag: { tasks: pipelineDag(slots) } },
+        { name: 'pipeline', dag: { tasks: pipelineDag(slots, config.release !== undefined) } },
         discover,
         {
           name: 'exit-summary',

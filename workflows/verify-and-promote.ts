@@ -1,12 +1,14 @@
 import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
 import type { IComGithubArgoprojArgoWorkflowsV4PkgApisWorkflowV1alpha1DAGTask as IDAGTask } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask';
 import { standardLabels } from '../cdk8s/constructs/labels.ts';
-import { stepTemplate, workflowArguments, type StepInput, type StepOutput, type StepTemplateProps } from '../cdk8s/constructs/step-template.ts';
+import { stepTemplate, toInputParameter, workflowArguments, type StepInput, type StepOutput, type StepTemplateProps } from '../cdk8s/constructs/step-template.ts';
 import type { PlatformConfig, PromotionConfig } from '../cdk8s/platform-config.ts';
 import { outputFile, type OutputName, type StepTool } from '../steps/lib/contract.ts';
 import { SETTINGS_FILE } from '../steps/lib/promotion-settings.ts';
 
 export const VERIFY_AND_PROMOTE_TEMPLATE = 'forge-verify-and-promote';
+/** The template inside it that forge-release references for each image it built. */
+export const PROMOTE_STEP = 'main';
 /** The ConfigMap holding the named promotion settings (cdk8s/charts/promotion.ts). */
 export const SETTINGS_CONFIGMAP = 'forge-promotion-settings';
 
@@ -171,12 +173,12 @@ const from = (task: string, output: string) => `{{tasks.${task}.outputs.paramete
 /** The DAG: resolve, then the three gates together, then copy → attest → record. */
 function dag(): IDAGTask[] {
   return [
-    { name: 'resolve', template: 'resolve', arguments: { parameters: [param('image', '{{workflow.parameters.image}}')] } },
+    { name: 'resolve', template: 'resolve', arguments: { parameters: [param('image', '{{inputs.parameters.image}}')] } },
     {
       name: 'verify',
       template: 'verify',
       depends: 'resolve',
-      arguments: { parameters: [param('image', from('resolve', 'reference')), param('verification-key', '{{workflow.parameters.verification-key}}')] },
+      arguments: { parameters: [param('image', from('resolve', 'reference')), param('verification-key', '{{inputs.parameters.verification-key}}')] },
     },
     {
       name: 'scan',
@@ -185,7 +187,7 @@ function dag(): IDAGTask[] {
       arguments: {
         parameters: [
           param('image', from('resolve', 'reference')),
-          param('scan-policy', '{{workflow.parameters.scan-policy}}'),
+          param('scan-policy', '{{inputs.parameters.scan-policy}}'),
         ],
       },
     },
@@ -193,7 +195,7 @@ function dag(): IDAGTask[] {
       name: 'policy',
       template: 'policy',
       depends: 'resolve',
-      arguments: { parameters: [param('image-info', from('resolve', 'image-info')), param('promotion-policy', '{{workflow.parameters.promotion-policy}}')] },
+      arguments: { parameters: [param('image-info', from('resolve', 'image-info')), param('promotion-policy', '{{inputs.parameters.promotion-policy}}')] },
     },
     {
       name: 'copy',
@@ -256,7 +258,7 @@ export function verifyAndPromoteTemplate(config: PlatformConfig): IWorkflowTempl
       },
     },
     spec: {
-      entrypoint: 'main',
+      entrypoint: PROMOTE_STEP,
       serviceAccountName: config.serviceAccounts.workflow,
       activeDeadlineSeconds: p.timeoutSeconds,
       arguments: { parameters: workflowArguments(args) },
@@ -284,7 +286,9 @@ export function verifyAndPromoteTemplate(config: PlatformConfig): IWorkflowTempl
           },
         },
         {
-          name: 'main',
+          // Workflow arguments fill the entrypoint's inputs; forge-release passes its own (templateRef).
+          name: PROMOTE_STEP,
+          inputs: { parameters: args.map(toInputParameter) },
           dag: { tasks: dag() },
           outputs: {
             parameters: [

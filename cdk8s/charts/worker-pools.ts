@@ -1,5 +1,6 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
@@ -10,6 +11,7 @@ import { basename, dirname } from 'node:path';
 import { POOLS, type PoolName } from '../../steps/lib/pool/pools.ts';
 import { NATS_PASSWORD_FILE, workerUser } from '../../steps/lib/pool/permissions.ts';
 import { envName } from '../../steps/lib/contract.ts';
+import { GITOPS_GITCONFIG_CONFIGMAP, gitconfigData, RELEASE_SETTINGS_CONFIGMAP, releaseSettingsData, releaseWorkerParts } from './release-workers.ts';
 import { standardLabels } from '../constructs/labels.ts';
 import { restrictedContainer } from '../constructs/security-context.ts';
 import { addTyped } from '../constructs/typed-object.ts';
@@ -39,6 +41,12 @@ export class WorkerPoolsChart extends Chart {
   constructor(scope: Construct, id: string, config: PlatformConfig) {
     super(scope, id, { namespace: config.namespace, disableResourceNameHashes: true });
     for (const pool of Object.keys(POOLS) as PoolName[]) this.pool(config, pool, config.pools[pool]);
+    const settings = releaseSettingsData(config);
+    if (settings) {
+      const labels = standardLabels('worker');
+      addTyped(this, new ConfigMap({ metadata: { name: RELEASE_SETTINGS_CONFIGMAP, namespace: config.namespace, labels }, data: settings }));
+      if (config.release?.gitops.credentialsSecret) addTyped(this, new ConfigMap({ metadata: { name: GITOPS_GITCONFIG_CONFIGMAP, namespace: config.namespace, labels }, data: { ...gitconfigData } }));
+    }
   }
 
   private pool(config: PlatformConfig, pool: PoolName, settings: PoolConfig): void {
@@ -48,7 +56,9 @@ export class WorkerPoolsChart extends Chart {
     const selector = { 'app.kubernetes.io/component': 'worker', 'forge.dev/pool': pool };
     const labels = { ...standardLabels('worker'), 'forge.dev/pool': pool };
     const grace = settings.terminationGracePeriodSeconds;
-    const database = config.pools.database ?? config.promotion?.database;
+    const release = releaseWorkerParts(config, pool);
+    // The release pools record where their releases are recorded (release.database).
+    const database = release.env.some((e) => e.name === envName('database-url')) ? undefined : (config.pools.database ?? config.promotion?.database);
     const env: Record<string, string> = {
       pool,
       slots: String(settings.slots),
@@ -102,6 +112,7 @@ export class WorkerPoolsChart extends Chart {
                     ...Object.entries(env).map(([k, value]) => ({ name: envName(k), value })),
                     { name: envName('name'), valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                     ...(database ? [{ name: envName('database-url'), valueFrom: { secretKeyRef: { name: database.secret.name, key: database.secret.key } } }] : []),
+                    ...release.env,
                     { name: 'HOME', value: '/tmp' },
                   ],
                   ports: [{ name: 'metrics', containerPort: METRICS_PORT }],
@@ -113,6 +124,7 @@ export class WorkerPoolsChart extends Chart {
                     { name: 'tmp', mountPath: '/tmp' },
                     ...settings.secrets.map((s) => ({ name: `secret-${s}`, mountPath: `${SECRETS_DIR}/${ns}/${s}`, readOnly: true })),
                     ...natsMounts,
+                    ...release.volumeMounts,
                   ],
                 },
               ],
@@ -120,6 +132,7 @@ export class WorkerPoolsChart extends Chart {
                 { name: 'tmp', emptyDir: { sizeLimit: '10Gi' } },
                 ...settings.secrets.map((s) => ({ name: `secret-${s}`, secret: { secretName: s, defaultMode: 0o440 } })),
                 ...natsVolumes,
+                ...(release.volumes as never[]),
               ],
             },
           },

@@ -90,7 +90,7 @@ describe('workflow admission rule: ValidatingPolicy (CEL)', () => {
 
   it("requires a namespaced workflowTemplateRef to one of the library's templates", () => {
     const withPromotion = vpol(config({}));
-    expect(celNames(withPromotion.spec.variables.find((v) => v.name === 'templates')!.expression)).toEqual(['forge-discovery', 'forge-phase', 'forge-pipeline', 'forge-verify-and-promote']);
+    expect(celNames(withPromotion.spec.variables.find((v) => v.name === 'templates')!.expression)).toEqual(['forge-discovery', 'forge-phase', 'forge-pipeline', 'forge-verify-and-promote', 'forge-release', 'forge-deploy']);
     const ref = withPromotion.spec.validations[2]!;
     expect(ref.expression).toBe(
       "'workflowTemplateRef' in variables.spec && 'name' in variables.spec.workflowTemplateRef && variables.spec.workflowTemplateRef.name in variables.templates" +
@@ -133,7 +133,7 @@ describe('workflow admission rule: ClusterPolicy (Kyverno 1.11–1.19)', () => {
       { key: '{{ keys(request.object.spec.artifactGC || `{}`) }}', operator: 'AnyNotIn', value: ['strategy', 'forceFinalizerRemoval'] },
     ]);
     expect(p.spec.rules[2]!.validate.deny.conditions.any).toEqual([
-      { key: "{{ request.object.spec.workflowTemplateRef.name || '' }}", operator: 'AnyNotIn', value: ['forge-discovery', 'forge-phase', 'forge-pipeline', 'forge-verify-and-promote'] },
+      { key: "{{ request.object.spec.workflowTemplateRef.name || '' }}", operator: 'AnyNotIn', value: ['forge-discovery', 'forge-phase', 'forge-pipeline', 'forge-verify-and-promote', 'forge-release', 'forge-deploy'] },
       { key: '{{ request.object.spec.workflowTemplateRef.clusterScope || `false` }}', operator: 'Equals', value: true },
     ]);
   });

@@ -128,7 +128,8 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
   };
 }
 
-function toInputParameter(i: StepInput): IParameter {
+/** An input parameter with its description, default and enum (what the UI's submit form shows). */
+export function toInputParameter(i: StepInput): IParameter {
   return {
     name: i.name,
     description: i.description,

@@ -20,6 +20,8 @@ export function argoOutputs(out: DiscoveryOutput, json: string): Record<string, 
     [outputFile('discover', 'project-count')]: String(summary.projects),
     [outputFile('discover', 'group-count')]: String(summary.groups),
     [outputFile('discover', 'release-projects')]: JSON.stringify(out.releaseProjects),
+    // forge-pipeline's release stage fans out over these (one forge-release per project).
+    [outputFile('discover', 'releases')]: JSON.stringify(out.projects.filter((p) => p.releaseTriggered).map((p) => ({ project: p.name, path: p.path }))),
     ...Object.fromEntries(out.slots.map((s) => [groupOutput(s.slot), JSON.stringify(s.tasks)])),
   };
 }

@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
     try {
       const width = 12;
       const outcome = await dispatch({
-        nc, pool, runId: v['run-id'], taskId, repository: v['repo-url'], commit: v.commit, task, timeoutMs, signal: stop.signal,
+        nc, pool, runId: v['run-id'], taskId, repository: v['repo-url'], commit: v.commit, task, timeoutMs, signal: stop.signal, workflowName: orUndefined(process.env.FORGE_WORKFLOW_NAME),
         onLine: (l: LogLine) => process.stdout.write(`${(l.stream === 'forge' ? 'forge' : l.step ?? '').padEnd(width)} | ${l.line}\n`),
         onNote: (text) => process.stdout.write(`${'dispatch'.padEnd(width)} | ${text}\n`),
         onProgress: (done, total) => void reportProgress(done, total),

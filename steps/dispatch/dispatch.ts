@@ -22,6 +22,8 @@ export interface DispatchOptions {
   commit: string;
   task: JobTask;
   timeoutMs: number;
+  /** The Argo workflow's name, for provenance and logs (its uid is the run id). */
+  workflowName?: string;
   /** Aborted when the dispatcher is asked to stop (SIGTERM). */
   signal: AbortSignal;
   onLine(line: LogLine): void;
@@ -41,7 +43,7 @@ export interface DispatchOutcome {
 export async function dispatch(opts: DispatchOptions): Promise<DispatchOutcome> {
   const { nc, pool } = opts;
   const id = jobId(opts.runId, opts.taskId);
-  const job = jobSchema.parse({ apiVersion: 'forge.dev/v1alpha1', kind: 'Job', id, runId: opts.runId, taskId: opts.taskId, pool: pool.name, repository: opts.repository, commit: opts.commit, timeoutMs: opts.timeoutMs, task: opts.task, createdAt: new Date().toISOString() });
+  const job = jobSchema.parse({ apiVersion: 'forge.dev/v1alpha1', kind: 'Job', id, runId: opts.runId, taskId: opts.taskId, pool: pool.name, repository: opts.repository, commit: opts.commit, timeoutMs: opts.timeoutMs, task: opts.task, ...(opts.workflowName ? { workflowName: opts.workflowName } : {}), createdAt: new Date().toISOString() });
   const subject = jobSubject(pool, job.runId, job.taskId);
   const store = await JobStore.open(nc);
   // Listening starts before the job is queued: a new job's log lines and state changes then all

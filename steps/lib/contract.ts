@@ -40,7 +40,14 @@ export const OUTPUT_FILES = {
     'project-count': 'project-count',
     'group-count': 'group-count',
     'release-projects': 'release-projects',
+    releases: 'releases',
   },
+  // The release stage's pool jobs (forge-release, forge-deploy).
+  'release-plan': { artifacts: 'artifacts', images: 'images', trigger: 'trigger' },
+  artifact: { artifact: 'artifact.json', uri: 'uri' },
+  release: { number: 'number', aliases: 'aliases.json', image: 'release-image', environments: 'environments' },
+  'deploy-plan': { 'needs-approval': 'needs-approval', release: 'release' },
+  deploy: { 'pointer-commit': 'pointer-commit', pointer: 'pointer' },
 } as const satisfies Record<string, Record<string, string>>;
 
 /** Discovery's per-slot task lists: `group-1 … group-N`, each in its own file of that name. */

@@ -8,6 +8,7 @@ import { DEFAULT_ACK_WAIT_MS, POOL_NAMES, poolSpec } from '../lib/pool/pools.ts'
 import { ensurePool } from '../lib/pool/setup.ts';
 import { openDatabase } from '../lib/records/db.ts';
 import { ExecutionRecords } from '../lib/records/executions.ts';
+import { loadReleaseSettings } from '../lib/release/settings.ts';
 import { Worker } from './worker.ts';
 
 export const usage = `Usage: forge worker --pool NAME [options]
@@ -29,6 +30,8 @@ Options (each may also come from FORGE_<OPTION>):
   --metrics-port N         serve Prometheus /metrics and /healthz on this port (default: off)
   --database-url URL       PostgreSQL of the records (FORGE_DATABASE_URL, from a Secret): run, task
                            and step executions are written there before a job is acknowledged
+  --release-settings FILE  release settings (artifact and release pools; the forge-release-settings
+                           ConfigMap generated from the platform config's release section)
   --setup-only             create or check the pool's streams, consumer and buckets, then exit
 ${NATS_USAGE}`;
 
@@ -45,6 +48,7 @@ const schema = z.object({
   'metrics-port': z.coerce.number().int().min(1).max(65535).optional(),
   'setup-only': z.boolean().optional(),
   'database-url': z.string().optional(),
+  'release-settings': z.string().optional(),
   ...natsOptionsSchema,
   help: z.boolean().optional(),
 });
@@ -75,8 +79,14 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`pool ${pool.name}: stream ${pool.stream}, consumer ${pool.consumer} and the job buckets are in place\n`);
       return;
     }
+    const settings = v['release-settings'] && !v['setup-only'] ? await loadReleaseSettings(v['release-settings']).catch(async (e) => {
+      await db?.close();
+      throw e;
+    }) : undefined;
     const worker = new Worker({
       records: db ? new ExecutionRecords(db) : undefined,
+      release: { settings, db },
+      env: settings?.baseImage ? { ...process.env, FORGE_BASE_IMAGE: settings.baseImage } : process.env,
       nc, pool, name, slots: v.slots, log,
       cacheDir: v['cache-dir'], cacheMaxBytes: v['cache-max-gib'] * 1024 ** 3, secretsDir: v['secrets-dir'],
       earthly: findExecutable('earthly') ?? 'earthly',

@@ -3,9 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ForgeError } from '../lib/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
-import type { Job, StepResult } from '../lib/pool/job.ts';
+import type { Job, JobResult, StepResult } from '../lib/pool/job.ts';
+import type { ReleaseServices } from './release-services.ts';
 import type { LogPublisher } from '../lib/pool/logs.ts';
-import type { DiscoveredStep, DiscoveryOutput } from '../discover/contract.ts';
+import type { DiscoveredStep } from '../discover/contract.ts';
+import { projectAt } from './project-at.ts';
+import { handleArtifact } from './artifact-handler.ts';
+import { handleDeploy, handleDeployPlan } from './deploy-handlers.ts';
+import { handleRelease, handleReleasePlan } from './release-handlers.ts';
 import { discover } from '../discover/discover.ts';
 import { argoOutputs } from '../discover/outputs.ts';
 import { stepCommand } from './actions.ts';
@@ -29,6 +34,10 @@ export interface HandlerContext {
   workerEnv: NodeJS.ProcessEnv;
   secretsDir: string;
   earthly: string;
+  /** The result of another job of this run, from the job bucket (a release reads its artifacts' results). */
+  results(taskId: string): Promise<JobResult | undefined>;
+  /** Release settings and records (artifact and release pools). */
+  release?: ReleaseServices;
 }
 
 export interface HandlerOutcome {
@@ -37,19 +46,6 @@ export interface HandlerOutcome {
   exitCode: number;
   steps: StepResult[];
   outputs: Record<string, string>;
-}
-
-/** Evaluated configuration by repository, commit and project path: CUE runs once per commit and project. */
-const evaluated = new Map<string, DiscoveryOutput>();
-const MAX_EVALUATED = 200;
-
-async function discoverCached(ctx: HandlerContext, key: string, run: () => Promise<DiscoveryOutput>): Promise<DiscoveryOutput> {
-  const hit = evaluated.get(key);
-  if (hit) return hit;
-  const out = await run();
-  evaluated.set(key, out);
-  if (evaluated.size > MAX_EVALUATED) evaluated.delete(evaluated.keys().next().value!);
-  return out;
 }
 
 export async function handleDiscover(ctx: HandlerContext): Promise<HandlerOutcome> {
@@ -72,11 +68,7 @@ export async function handleDiscover(ctx: HandlerContext): Promise<HandlerOutcom
 export async function handlePhase(ctx: HandlerContext): Promise<HandlerOutcome> {
   const job = ctx.job as Job & { task: { kind: 'phase' } };
   const { phase, project, path } = job.task;
-  const out = await discoverCached(ctx, `${job.repository}\n${job.commit}\n${path}`, async () =>
-    (await discover({ source: ctx.dir, commit: job.commit, paths: [path], slots: 100 })).output,
-  );
-  const found = out.projects.find((p) => p.name === project && p.path === path);
-  if (!found) throw new ForgeError('JOB_INVALID', `no project "${project}" at ${path}/.forge/project.cue in commit ${job.commit}`);
+  const { project: found } = await projectAt(job, ctx.dir, { project, path });
   const steps = found.phases[phase];
   if (!steps) throw new ForgeError('JOB_INVALID', `project "${project}" takes no part in phase "${phase}" at commit ${job.commit} (its phases: ${Object.keys(found.phases).join(', ') || 'none'})`);
 
@@ -118,7 +110,12 @@ export const HANDLERS: Record<Job['task']['kind'], (ctx: HandlerContext) => Prom
   discover: handleDiscover,
   phase: handlePhase,
   ping: async () => ({ status: 'succeeded', message: 'pong', exitCode: 0, steps: [], outputs: {} }),
+  'release-plan': handleReleasePlan,
+  release: handleRelease,
+  artifact: handleArtifact,
+  'deploy-plan': handleDeployPlan,
+  deploy: handleDeploy,
 };
 
 /** Kinds that need no checkout of the repository. */
-export const NO_CHECKOUT: ReadonlySet<Job['task']['kind']> = new Set(['ping']);
+export const NO_CHECKOUT: ReadonlySet<Job['task']['kind']> = new Set(['ping', 'deploy-plan', 'deploy']);

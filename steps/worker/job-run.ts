@@ -3,12 +3,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { isForgeError } from '../lib/errors.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { isTerminal, jobSchema, queuedState, STATE_REVISION_HEADER, type Job, type JobResult, type JobState, type Outcome, type RunCancel } from '../lib/pool/job.ts';
+import { isTerminal, jobId, jobSchema, queuedState, STATE_REVISION_HEADER, type Job, type JobResult, type JobState, type Outcome, type RunCancel } from '../lib/pool/job.ts';
 import { LogPublisher } from '../lib/pool/logs.ts';
 import type { JobStore, Versioned } from '../lib/pool/state.ts';
 import type { ExecutionRecords } from '../lib/records/executions.ts';
 import type { GitCache } from './git-cache.ts';
-import { HANDLERS, NO_CHECKOUT, type HandlerOutcome } from './handlers.ts';
+import { HANDLERS, NO_CHECKOUT, type HandlerContext, type HandlerOutcome } from './handlers.ts';
+import type { ReleaseServices } from './release-services.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 /**
@@ -30,6 +31,8 @@ export interface JobRunContext {
   earthly: string;
   /** The permanent record of every finished job (PostgreSQL), when the worker has a database. */
   records?: ExecutionRecords;
+  /** Release settings and records, on the artifact and release pools. */
+  release?: ReleaseServices;
   /** The cancel of a run, as far as this worker's watch of the run bucket has seen. */
   runCancel(runId: string): RunCancel | undefined;
   /** Registers the job's abort for run cancels and draining; returns the unregister. */
@@ -112,19 +115,26 @@ async function execute(msg: JsMsg, job: Job, claimed: Versioned<JobState>, ctx: 
     lastProgress = text;
     void ctx.store.update(job.id, (s) => (s.state === 'running' ? { ...s, progress: { done, total } } : undefined)).catch(() => undefined);
   };
+  const results = async (taskId: string) => {
+    const state = await ctx.store.get(jobId(job.runId, taskId));
+    return state && isTerminal(state.value.state) ? ctx.store.readResult(state.value) : undefined;
+  };
+  const handlerContext = (dir: string): HandlerContext => ({
+    job, attempt, dir, log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly, results, release: ctx.release,
+  });
   log.write('forge', `${ctx.worker}: job ${job.id} (attempt ${attempt}) ${job.repository.replace(/\/\/[^/@]*@/, '//')}@${job.commit.slice(0, 12)}`);
   let outcome: HandlerOutcome;
   let cacheHit: boolean | undefined;
   try {
     if (NO_CHECKOUT.has(job.task.kind)) {
-      outcome = await HANDLERS[job.task.kind]({ job, attempt, dir: '', log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
+      outcome = await HANDLERS[job.task.kind](handlerContext(''));
     } else {
       const workspace = await ctx.cache.checkout(job.repository, job.commit, job.id);
       cacheHit = workspace.hit;
       ctx.metrics.cache.inc({ pool: job.pool, result: workspace.hit ? 'hit' : 'miss' });
       log.write('forge', `checkout: ${workspace.hit ? 'commit already in the mirror' : 'fetched into the mirror'}, ${workspace.reused ? 'worktree reset' : 'new worktree'} (${formatDuration(Date.now() - started.getTime())})`);
       try {
-        outcome = await HANDLERS[job.task.kind]({ job, attempt, dir: workspace.dir, log, signal: abort.signal, progress, workerEnv: ctx.workerEnv, secretsDir: ctx.secretsDir, earthly: ctx.earthly });
+        outcome = await HANDLERS[job.task.kind](handlerContext(workspace.dir));
       } finally {
         await workspace.release();
       }

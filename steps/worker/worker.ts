@@ -5,6 +5,7 @@ import type { Job, RunCancel } from '../lib/pool/job.ts';
 import { DEFAULT_ACK_WAIT_MS, STATE_TTL_MS, type PoolSpec } from '../lib/pool/pools.ts';
 import { ensurePool } from '../lib/pool/setup.ts';
 import { JobStore } from '../lib/pool/state.ts';
+import type { ReleaseServices } from './release-services.ts';
 import type { ExecutionRecords } from '../lib/records/executions.ts';
 import { GitCache } from './git-cache.ts';
 import { runDelivery, type Stop } from './job-run.ts';
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   env?: NodeJS.ProcessEnv;
   /** Where finished jobs are recorded (PostgreSQL); none: not recorded. */
   records?: ExecutionRecords;
+  /** Release settings and records (artifact and release pools). */
+  release?: ReleaseServices;
 }
 
 export class Worker {
@@ -73,7 +76,7 @@ export class Worker {
     const consumer = await jetstream(nc).consumers.get(pool.stream, pool.consumer);
     const ctx = {
       nc, store, cache, metrics: this.metrics, log, worker: this.opts.name, ackWaitMs, runCancel: (runId: string) => cancelled.get(runId),
-      workerEnv: this.opts.env ?? process.env, secretsDir: this.opts.secretsDir, earthly: this.opts.earthly, records: this.opts.records,
+      workerEnv: this.opts.env ?? process.env, secretsDir: this.opts.secretsDir, earthly: this.opts.earthly, records: this.opts.records, release: this.opts.release,
       track: (job: Job, abort: (s: Stop) => void) => {
         this.running.set(job.id, { job, abort });
         return () => this.running.delete(job.id);

@@ -49,7 +49,9 @@ export async function runLocally(wt: IWorkflowTemplate, params: Record<string, s
     for (const [from, to] of Object.entries(opts.mounts)) v = v.replace(from, to);
     return v;
   };
-  await runDag(wt.spec.entrypoint!);
+  // As Argo does, the workflow's arguments fill the entrypoint template's inputs by name.
+  const entry = templates.get(wt.spec.entrypoint!)!;
+  await runDag(wt.spec.entrypoint!, Object.fromEntries((entry.inputs?.parameters ?? []).map((p) => [p.name, workflowParams[p.name] ?? p.default ?? ''])));
   if (wt.spec.onExit) {
     // What Argo gives an exit handler: the run's status and its failed nodes with their messages.
     const failed = Object.entries(nodes).filter(([, n]) => n.phase === 'Failed');
@@ -61,11 +63,11 @@ export async function runLocally(wt: IWorkflowTemplate, params: Record<string, s
       ...failed.map(([name, n]) => ({ displayName: name, templateName: name, message: `main: Error (exit code 1): ${n.message}`, phase: n.phase })),
     ];
     globals.failures = JSON.stringify(JSON.stringify(list));
-    await runDag(wt.spec.onExit);
+    await runDag(wt.spec.onExit, {});
   }
   return nodes;
 
-  async function runDag(name: string): Promise<void> {
+  async function runDag(name: string, dagInputs: Record<string, string>): Promise<void> {
     const tasks = templates.get(name)!.dag!.tasks!;
     const done = new Set<string>();
     while (done.size < tasks.length) {
@@ -74,13 +76,13 @@ export async function runLocally(wt: IWorkflowTemplate, params: Record<string, s
         ready.map(async (task) => {
           const deps = (task.depends ?? '').split('&&').map((d) => d.trim()).filter(Boolean);
           const template = templates.get(task.template!)!;
-          if (deps.some((d) => nodes[d]?.phase !== 'Succeeded') || (task.when && !evaluateWhen(sub(task.when)))) {
+          if (deps.some((d) => nodes[d]?.phase !== 'Succeeded') || (task.when && !evaluateWhen(sub(task.when, dagInputs)))) {
             nodes[task.name] = { phase: 'Omitted', outputs: {}, message: 'omitted: a dependency did not succeed or its condition is false', stderr: '' };
             done.add(task.name);
             return;
           }
           const inputs = Object.fromEntries(
-            (template.inputs?.parameters ?? []).map((p) => [p.name, sub(task.arguments?.parameters?.find((a) => a.name === p.name)?.value ?? p.default ?? '')]),
+            (template.inputs?.parameters ?? []).map((p) => [p.name, sub(task.arguments?.parameters?.find((a) => a.name === p.name)?.value ?? p.default ?? '', dagInputs)]),
           );
           const outputs = await mkdtemp(join(tmpdir(), `forge-local-${task.name}-`));
           const termination = join(outputs, 'termination-log');

@@ -93,6 +93,8 @@ export const jobSchema = z.object({
   commit: sha,
   timeoutMs: z.number().int().min(1000).max(24 * 3600_000),
   task: taskSchema,
+  /** The Argo workflow's name (provenance names it beside the run id, the workflow's uid). */
+  workflowName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a workflow name').optional(),
   createdAt: z.string(),
 }).refine((j) => j.id === `${j.runId}.${j.taskId}`, { message: 'id must be <runId>.<taskId>', path: ['id'] });
 export type Job = z.infer<typeof jobSchema>;
