@@ -17,7 +17,7 @@ export const argocdApplicationSchema = z.strictObject({
   /** The forge project in that repository. */
   project: pointerInputSchema.shape.project,
   /** The environments it is deployed to (names from `release.environments`); default: all of them. */
-  environments: z.array(z.string().min(1)).min(1).optional(),
+  environments: z.array(z.string().min(1)).min(1).refine((e) => new Set(e).size === e.length, 'names an environment twice').optional(),
   /**
    * `plugin`: the forge plugin reads the GitOps pointer, verifies the Release OCI image's signature
    * and renders it. `oci`: Argo CD's native OCI source (≥ 3.1) reads the image at `targetRevision`

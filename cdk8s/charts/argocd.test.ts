@@ -143,5 +143,6 @@ describe('Argo CD charts', () => {
     expect(refusal({ applications: [{ repository: 'a/b', project: 'c', source: 'oci' }] })).toContain('release.argocd.applications.0.targetRevision: a/b/c uses the native OCI source: set targetRevision');
     expect(refusal({ applications: [{ repository: 'a/b', project: 'c', targetRevision: '1' }] })).toContain('targetRevision is for source: oci only');
     expect(refusal({ pluginName: 'Forge' })).toContain('release.argocd.pluginName: must be a DNS label');
+    expect(refusal({ applications: [{ repository: 'a/b', project: 'c', environments: ['dev', 'dev'] }] })).toContain('release.argocd.applications.0.environments: names an environment twice');
   });
 });
