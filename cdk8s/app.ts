@@ -1,6 +1,7 @@
 import { App, YamlOutputType } from 'cdk8s';
 import type { PlatformConfig } from './platform-config.ts';
 import { AdmissionChart } from './charts/admission.ts';
+import { addArgocdCharts } from './charts/argocd.ts';
 import { NatsChart } from './charts/nats.ts';
 import { WorkerPoolsChart } from './charts/worker-pools.ts';
 import { ArgoControllerChart } from './charts/argo-controller.ts';
@@ -24,5 +25,7 @@ export function buildApp(config: PlatformConfig, outdir: string): App {
   new ArgoControllerChart(app, 'argo-controller', config);
   // For controllers older than 3.7.14 / 4.0.5 / 4.1.0: Workflows may only reference library templates.
   if (config.argo.workflowAdmission?.enabled) new WorkflowAdmissionChart(app, 'workflow-admission', config);
+  // Argo CD (release.argocd): the plugin's ConfigMaps and the Applications, and the repo-server patch.
+  if (config.release?.argocd) addArgocdCharts(app, config);
   return app;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { environmentsSchema } from '../steps/lib/release/environment-policy.ts';
 import { dnsLabel, verificationKey } from './platform-config-primitives.ts';
+import { argocdSchema, checkArgocd } from './platform-config-argocd.ts';
 
 /**
  * The `release` section of the platform configuration (docs/releases.md): who signs what a
@@ -49,5 +50,7 @@ export const releaseSchema = z.strictObject({
   baseImage: z.string().min(1).max(512).optional(),
   /** Deadline of one project's release (artifacts, promotion, release image, deployment), seconds. */
   timeoutSeconds: z.number().int().min(60).max(6 * 3600).default(3600),
-});
+  /** Argo CD: the forge plugin's sidecar and the Applications (cdk8s/platform-config-argocd.ts, docs/argocd.md). */
+  argocd: argocdSchema.optional(),
+}).superRefine(checkArgocd);
 export type ReleaseConfig = z.infer<typeof releaseSchema>;

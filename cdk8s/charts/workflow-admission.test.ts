@@ -97,7 +97,7 @@ describe('workflow admission rule: ValidatingPolicy (CEL)', () => {
         " && (!('clusterScope' in variables.spec.workflowTemplateRef) || variables.spec.workflowTemplateRef.clusterScope == false)",
     );
     // the list follows the templates the configuration generates
-    const { promotion: _, admission: __, ...noPromotion } = example;
+    const { promotion: _, admission: __, release: ___, ...noPromotion } = example;
     const c = parsePlatformConfig({ ...noPromotion, argo: { workflowAdmission: {} } });
     expect(libraryTemplateNames(c)).toEqual(['forge-discovery', 'forge-phase', 'forge-pipeline']);
     expect(celNames(vpol(c).spec.variables.find((v) => v.name === 'templates')!.expression)).toEqual(['forge-discovery', 'forge-phase', 'forge-pipeline']);

@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localModuleCopy } from './go-local-module.mjs';
+import { installUpstreamFiles, missingFiles, upstreamFileSets } from './upstream-files.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MANIFEST = path.resolve(process.env.FORGE_TOOLS_MANIFEST || path.join(HERE, 'tools.json'));
@@ -116,6 +117,8 @@ function loadManifest() {
       path: t.binary,
     });
   }
+  // Upstream files the tests check manifests against (upstream-files.mjs).
+  tools.push(...upstreamFileSets(raw.files, TOOLS_HOME, fail));
   return tools;
 }
 
@@ -410,6 +413,28 @@ async function installGoTools(tools) {
   return results;
 }
 
+/** Upstream files (tools.json "files"): fetched from the Go module proxy unless in place. */
+async function installFileSets(sets) {
+  const results = [];
+  for (const t of sets) {
+    const start = Date.now();
+    if (missingFiles(t).length > 0 && !findGo()) {
+      console.error(`${label(t)} ✗ FAILED: \`go\` not found on PATH (it downloads ${t.module})`);
+      results.push({ ok: false });
+      continue;
+    }
+    try {
+      const r = await installUpstreamFiles(t, { go: GO });
+      console.log(`${label(t)} ${r.cached ? '✓ cached' : `✓ installed in ${secs(start)}`} (${t.files.length} file(s) in ${t.path})`);
+      results.push({ ok: true, cached: r.cached });
+    } catch (e) {
+      console.error(`${label(t)} ✗ FAILED after ${secs(start)}: ${e.message}`);
+      results.push({ ok: false });
+    }
+  }
+  return results;
+}
+
 // ---------------------------------------------------------------- apt tools
 
 function aptListsPresent() {
@@ -567,7 +592,12 @@ function check(tools, json) {
   for (const t of tools) {
     let reported = null;
     let status;
-    if (!isExecutable(t.path)) {
+    if (t.kind === 'files') {
+      const missing = missingFiles(t);
+      status = missing.length ? 'missing' : 'ok';
+      reported = missing.length ? null : `${t.files.length} file(s) of ${t.module}`;
+      if (missing.length) problems.push(`${t.name}: missing ${missing.map((f) => path.join(t.path, f)).join(', ')}`);
+    } else if (!isExecutable(t.path)) {
       status = 'missing';
       problems.push(`${t.name}: missing (${t.path})`);
     } else {
@@ -614,11 +644,12 @@ async function main() {
 
   const start = Date.now();
   console.log(`forge-workflows toolchain → ${TOOLS_HOME}`);
-  const [goResults, aptResults] = await Promise.all([
+  const [goResults, aptResults, fileResults] = await Promise.all([
     installGoTools(tools.filter((t) => t.kind === 'go')),
     installApt(tools.filter((t) => t.kind === 'apt')),
+    installFileSets(tools.filter((t) => t.kind === 'files')),
   ]);
-  const results = [...goResults, ...aptResults];
+  const results = [...goResults, ...aptResults, ...fileResults];
   const failed = results.filter((r) => !r.ok).length;
 
   console.log('');
