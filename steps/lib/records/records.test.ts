@@ -60,9 +60,9 @@ describe('records on PGlite (embedded)', () => {
 
   it('applied every migration on open, and migrating again is a no-op', async () => {
     const files = await loadMigrations(migrationsDir);
-    expect(files.map((m) => `${m.version}_${m.name}`)).toEqual(['1_promotions', '2_append_only_events', '3_executions', '4_execution_rounds', '5_releases', '6_approvals']);
+    expect(files.map((m) => `${m.version}_${m.name}`)).toEqual(['1_promotions', '2_append_only_events', '3_executions', '4_execution_rounds', '5_releases', '6_approvals', '7_deployments']);
     const again = await migrate(db!, { dir: migrationsDir });
-    expect(again).toEqual({ applied: [], version: 6 });
+    expect(again).toEqual({ applied: [], version: 7 });
     const { rows } = await db!.query<{ version: number; name: string; checksum: string; applied_at: Date }>('SELECT * FROM schema_migrations ORDER BY version');
     expect(rows.map((r) => [r.version, r.name, r.checksum])).toEqual(files.map((m) => [m.version, m.name, m.checksum]));
     expect(rows[0]!.applied_at).toBeInstanceOf(Date);
@@ -254,8 +254,8 @@ describe('records on a PostgreSQL server', () => {
     expect(a!.kind).toBe('postgres');
     expect(a!.location).toBe(url.replace('forge@', '')); // credentials never shown (user included)
     const { rows } = await b!.query<{ version: number; n: string }>('SELECT version, count(*) OVER ()::text AS n FROM schema_migrations ORDER BY version');
-    expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(await migrate(a!)).toEqual({ applied: [], version: 6 });
+    expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(await migrate(a!)).toEqual({ applied: [], version: 7 });
   });
 
   it('20 concurrent promotions of one digest from two pools: one row, one id for every caller', async () => {
