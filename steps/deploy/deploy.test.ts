@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { failure } from '../../test/helpers/forge-error.ts';
-import { tempRecordsDatabase } from '../../test/helpers/records.ts';
+import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.ts';
+import { openAsRuntimeRole, tempRecordsDatabase } from '../../test/helpers/records.ts';
 import { ApprovalRecords } from '../lib/records/approvals.ts';
 import { DeploymentRecords } from '../lib/records/deployments.ts';
 import { ReleaseRecords } from '../lib/records/releases.ts';
@@ -177,4 +178,34 @@ describe('deployRelease', () => {
     expect(results.filter((r) => r.recorded)).toHaveLength(history.length - 1); // before them: the one by hand
     expect((await pointerAt('staging')).spec.release).toBe(history[0]!.release.commit); // the last to record is what git says
   }, 60_000);
+});
+
+describe('deployRelease as the runtime role of a PostgreSQL server', () => {
+  let server: PostgresServer | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  test('an approved production deployment and a rollback, with only the runtime grants', async () => {
+    const step = await openAsRuntimeRole(server!, 'deploy_roles');
+    try {
+      const releases = new ReleaseRecords(step);
+      const pg: DeployDeps = { ...deps, releases, approvals: new ApprovalRecords(step), deployments: new DeploymentRecords(step) };
+      await releases.recordRelease({ repository, project: 'jobs', commit: sha('1'), trigger: 'tag', tag: 'jobs/v1.0.0' });
+      await releases.recordRelease({ repository, project: 'jobs', commit: sha('2'), trigger: 'manual' });
+      for (const commit of [sha('1'), sha('2')]) await pg.approvals.approve({ repository, project: 'jobs', commit, environment: 'production', approvedBy: 'erin', reason: 'CAB-9' });
+      const input = { repository, project: 'jobs', environment: 'production', deployedBy: 'ci' };
+      expect(await deployRelease({ ...input, release: 'jobs/v1.0.0' }, pg)).toMatchObject({ changed: true, release: { number: 1 } });
+      expect(await deployRelease({ ...input, release: '2' }, pg)).toMatchObject({ changed: true, previous: { number: 1 } });
+      const back = await deployRelease({ ...input, release: (await rollbackTarget(pg.deployments, 'production', repository, 'jobs')).commit, kind: 'rollback' }, pg);
+      expect(back).toMatchObject({ changed: true, kind: 'rollback', release: { number: 1 }, deployment: { kind: 'rollback', previous: { number: 2 } } });
+      expect(await lastMessage()).toBe('Rollback jobs in production to release 1 (jobs/v1.0.0)\n\nPrevious release: 2\nRolled back by: ci\nApproved by: erin at ' + back.approval!.approvedAt.toISOString());
+      expect((await pointerAt('production', 'jobs')).spec).toMatchObject({ release: sha('1'), approvedBy: 'erin' });
+    } finally {
+      await step.close();
+    }
+  }, 120_000);
 });
