@@ -195,17 +195,17 @@ describe('records on PGlite (embedded)', () => {
   }, 120_000); // three opens of the directory
 
   it('rolls a failing migration back completely', async () => {
-    await writeFile(join(migrationsDir, '007_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
+    await writeFile(join(migrationsDir, '008_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
     try {
       const e = await forgeError(migrate(db!, { dir: migrationsDir }));
-      expect(e.message).toMatch(/migration 7 \(broken\) failed, nothing was applied: .*no_such_function/);
-      expect(e.details[0]!.file).toBe(join(migrationsDir, '007_broken.sql'));
+      expect(e.message).toMatch(/migration 8 \(broken\) failed, nothing was applied: .*no_such_function/);
+      expect(e.details[0]!.file).toBe(join(migrationsDir, '008_broken.sql'));
       const { rows } = await db!.query<{ n: string }>(`SELECT count(*)::text AS n FROM schema_migrations`);
-      expect(rows[0]!.n).toBe('6');
+      expect(rows[0]!.n).toBe('7');
       const table = await db!.query(`SELECT 1 FROM pg_tables WHERE tablename = 'half_done'`);
       expect(table.rows).toHaveLength(0);
     } finally {
-      await rm(join(migrationsDir, '007_broken.sql'));
+      await rm(join(migrationsDir, '008_broken.sql'));
     }
   });
 
