@@ -93,4 +93,15 @@ describe('forge deploy / forge rollback', () => {
     expect(r.stdout).toMatch(/^rolled back release 1 \(main-1\) of acme\/monorepo\/api .* to dev\n.*\n {2}previous: release 2 \(api\/v1\.0\.0\)\n/);
     expect(await git(['log', '-1', '--format=%B', 'main'])).toBe('Rollback api in dev to release 1 (main-1)\n\nPrevious release: 2 (api/v1.0.0)\nRolled back by: carol@example.test\n');
   }, 60_000);
+
+  test('--help prints the usage without any option; forge lists both commands', async () => {
+    for (const command of ['deploy', 'rollback'] as const) {
+      const r = await execa(forge, [command, '--help'], { reject: false, env: { FORGE_GITOPS_URL: '', FORGE_REPOSITORY: '', FORGE_BY: '' } });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: forge ${command} ENVIRONMENT PROJECT`));
+    }
+    const list = await execa(forge, ['--help']);
+    expect(list.stdout).toMatch(/^ {2}deploy\s+deploy a release/m);
+    expect(list.stdout).toMatch(/^ {2}rollback\s+roll a project/m);
+  }, 60_000);
 });
