@@ -66,6 +66,7 @@ describe('deployRelease', () => {
 
     const again = await deploy('dev', sha('a').slice(0, 7), { deployedBy: 'bob@example.test' });
     expect(again).toMatchObject({ changed: false, recorded: false, deployment: { id: r.deployment.id } });
+    expect(again.previous).toBeUndefined();
     expect(again.pointer.commit).toBeUndefined();
     expect(await commits()).toBe(before + 1);
     expect(await deps.deployments.history('dev', repository, 'api')).toHaveLength(1);

@@ -147,7 +147,8 @@ export async function deployRelease(input: DeployInput, deps: DeployDeps): Promi
       throw new ForgeError('POLICY_VIOLATION', plan.reason!, details);
     }
     const { release, current, approval } = plan;
-    const previous = current ? await deps.releases.lookup(req.repository, req.project, current.release.commit) : undefined;
+    // The release this one replaces (none when it is the one deployed already).
+    const previous = current && !plan.alreadyDeployed ? await deps.releases.lookup(req.repository, req.project, current.release.commit) : undefined;
     const pointer: PointerInput = {
       environment: req.environment,
       repository: req.repository,
@@ -168,7 +169,7 @@ export async function deployRelease(input: DeployInput, deps: DeployDeps): Promi
         releaseId: release.id,
         environment: req.environment,
         kind: req.kind,
-        ...(previous && previous.id !== release.id ? { previousReleaseId: previous.id } : {}),
+        ...(previous ? { previousReleaseId: previous.id } : {}),
         ...(approval ? { approvalId: approval.id } : {}),
         ...(update.commit ? { pointerCommit: update.commit } : {}),
         deployedBy: req.deployedBy,
