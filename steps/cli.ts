@@ -17,6 +17,8 @@ const commands: Record<string, { summary: string; load: () => Promise<{ main(arg
   worker: { summary: 'a hot pool worker: run the jobs of one pool', load: () => import('./worker/cli.ts') },
   records: { summary: 'records database administration: `records migrate` (as the owner)', load: () => import('./record/migrate-cli.ts') },
   approve: { summary: 'approve (or revoke, or list approvals of) a release for a protected environment', load: () => import('./approve/cli.ts') },
+  deploy: { summary: 'deploy a release to an environment (policy, approval, GitOps pointer, record)', load: () => import('./deploy/cli.ts') },
+  rollback: { summary: 'roll a project in an environment back to an older release (a forward deployment)', load: () => import('./deploy/cli.ts').then((m) => ({ main: m.rollbackMain })) },
   cmp: { summary: "the Argo CD plugin: a release pointer's Kubernetes objects (`cmp discover|generate`)", load: () => import('./cmp/cli.ts') },
 };
 

@@ -55,14 +55,14 @@ describe('forge records migrate: owner and runtime roles on a PostgreSQL server'
     const first = await forge(['records', 'migrate', '--database-url', ownerUrl, '--runtime-role', 'forge_step']);
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.stdout).toBe(
-      `postgresql://127.0.0.1:${server!.port}/records: schema version 6 (applied 001_promotions, 002_append_only_events, 003_executions, 004_execution_rounds, 005_releases, 006_approvals)\n` +
+      `postgresql://127.0.0.1:${server!.port}/records: schema version 7 (applied 001_promotions, 002_append_only_events, 003_executions, 004_execution_rounds, 005_releases, 006_approvals, 007_deployments)\n` +
         'runtime role forge_step: SELECT and INSERT (step columns) on the records, nothing else',
     );
     const again = await forge(['records', 'migrate', '--runtime-role', 'forge_step', '--output', 'json'], { FORGE_DATABASE_URL: ownerUrl });
     expect(again.exitCode, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ version: 6, applied: [], runtimeRole: { role: 'forge_step' } });
+    expect(JSON.parse(again.stdout)).toMatchObject({ version: 7, applied: [], runtimeRole: { role: 'forge_step' } });
     const owners = await server!.query<{ tablename: string; tableowner: string }>("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", [], 'records');
-    expect(owners).toEqual(['approval_revocations', 'approvals', 'pipeline_runs', 'promotion_events', 'promotions', 'releases', 'schema_migrations', 'step_executions', 'task_executions'].map((t) => ({ tablename: t, tableowner: 'forge_owner' })));
+    expect(owners).toEqual(['approval_revocations', 'approvals', 'deployments', 'pipeline_runs', 'promotion_events', 'promotions', 'releases', 'schema_migrations', 'step_executions', 'task_executions'].map((t) => ({ tablename: t, tableowner: 'forge_owner' })));
   });
 
   it('refuses runtime roles that would keep the power to rewrite the trail', async () => {
@@ -144,12 +144,12 @@ describe('forge records migrate: owner and runtime roles on a PostgreSQL server'
     const refused = await forge(['records', 'migrate', '--database-url', legacyOwner, '--runtime-role', 'forge_step']);
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain(
-      `error: INVALID_ARGS: --runtime-role forge_step on postgresql://127.0.0.1:${server!.port}/legacy: it owns approval_revocations, approvals, pipeline_runs, promotion_events, promotion_events_id_seq, promotions, releases, schema_migrations, step_executions, task_executions: give the tables to the owner first`,
+      `error: INVALID_ARGS: --runtime-role forge_step on postgresql://127.0.0.1:${server!.port}/legacy: it owns approval_revocations, approvals, deployments, pipeline_runs, promotion_events, promotion_events_id_seq, promotions, releases, schema_migrations, step_executions, task_executions: give the tables to the owner first`,
     );
     await server!.query('REASSIGN OWNED BY forge_step TO forge_owner', [], 'legacy');
     const migrated = await forge(['records', 'migrate', '--database-url', legacyOwner, '--runtime-role', 'forge_step']);
     expect(migrated.exitCode, migrated.stderr).toBe(0);
-    expect(migrated.stdout).toContain('/legacy: schema version 6 (already current)');
+    expect(migrated.stdout).toContain('/legacy: schema version 7 (already current)');
     const client = new pg.Client({ connectionString: legacyStep });
     await client.connect();
     try {
@@ -160,12 +160,12 @@ describe('forge records migrate: owner and runtime roles on a PostgreSQL server'
   });
 
   it('a step refuses a schema older than its migrations, naming the pending ones', async () => {
-    // The owner rolls the version record back as if 006 had never been applied.
-    await server!.query('DELETE FROM schema_migrations WHERE version = 6', [], 'records');
+    // The owner rolls the version record back as if 007 had never been applied.
+    await server!.query('DELETE FROM schema_migrations WHERE version = 7', [], 'records');
     const r = await forge(['record', '--outcome', 'failed', '--message', 'x', '--source-reference', 'in.example.test/app:1'], { FORGE_DATABASE_URL: stepUrl });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain(
-      `error: RECORD_FAILED: the records database postgresql://127.0.0.1:${server!.port}/records is at schema version 5, this forge needs 6 (pending: 006_approvals): run \`forge records migrate`,
+      `error: RECORD_FAILED: the records database postgresql://127.0.0.1:${server!.port}/records is at schema version 6, this forge needs 7 (pending: 007_deployments): run \`forge records migrate`,
     );
   });
 });

@@ -60,9 +60,9 @@ describe('records on PGlite (embedded)', () => {
 
   it('applied every migration on open, and migrating again is a no-op', async () => {
     const files = await loadMigrations(migrationsDir);
-    expect(files.map((m) => `${m.version}_${m.name}`)).toEqual(['1_promotions', '2_append_only_events', '3_executions', '4_execution_rounds', '5_releases', '6_approvals']);
+    expect(files.map((m) => `${m.version}_${m.name}`)).toEqual(['1_promotions', '2_append_only_events', '3_executions', '4_execution_rounds', '5_releases', '6_approvals', '7_deployments']);
     const again = await migrate(db!, { dir: migrationsDir });
-    expect(again).toEqual({ applied: [], version: 6 });
+    expect(again).toEqual({ applied: [], version: 7 });
     const { rows } = await db!.query<{ version: number; name: string; checksum: string; applied_at: Date }>('SELECT * FROM schema_migrations ORDER BY version');
     expect(rows.map((r) => [r.version, r.name, r.checksum])).toEqual(files.map((m) => [m.version, m.name, m.checksum]));
     expect(rows[0]!.applied_at).toBeInstanceOf(Date);
@@ -200,17 +200,17 @@ describe('records on PGlite (embedded)', () => {
   }, 120_000); // three opens of the directory
 
   it('rolls a failing migration back completely', async () => {
-    await writeFile(join(migrationsDir, '007_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
+    await writeFile(join(migrationsDir, '008_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
     try {
       const e = await forgeError(migrate(db!, { dir: migrationsDir }));
-      expect(e.message).toMatch(/migration 7 \(broken\) failed, nothing was applied: .*no_such_function/);
-      expect(e.details[0]!.file).toBe(join(migrationsDir, '007_broken.sql'));
+      expect(e.message).toMatch(/migration 8 \(broken\) failed, nothing was applied: .*no_such_function/);
+      expect(e.details[0]!.file).toBe(join(migrationsDir, '008_broken.sql'));
       const { rows } = await db!.query<{ n: string }>(`SELECT count(*)::text AS n FROM schema_migrations`);
-      expect(rows[0]!.n).toBe('6');
+      expect(rows[0]!.n).toBe('7');
       const table = await db!.query(`SELECT 1 FROM pg_tables WHERE tablename = 'half_done'`);
       expect(table.rows).toHaveLength(0);
     } finally {
-      await rm(join(migrationsDir, '007_broken.sql'));
+      await rm(join(migrationsDir, '008_broken.sql'));
     }
   });
 
@@ -259,8 +259,8 @@ describe('records on a PostgreSQL server', () => {
     expect(a!.kind).toBe('postgres');
     expect(a!.location).toBe(url.replace('forge@', '')); // credentials never shown (user included)
     const { rows } = await b!.query<{ version: number; n: string }>('SELECT version, count(*) OVER ()::text AS n FROM schema_migrations ORDER BY version');
-    expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(await migrate(a!)).toEqual({ applied: [], version: 6 });
+    expect(rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(await migrate(a!)).toEqual({ applied: [], version: 7 });
   });
 
   it('20 concurrent promotions of one digest from two pools: one row, one id for every caller', async () => {

@@ -12,7 +12,7 @@ import { checkRuntimeRole, grantRuntimeRole, RUNTIME_INSERT_COLUMNS } from './ro
  * attacks the trail as that role): on a real PostgreSQL server, read back from the catalog.
  */
 
-const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions', 'releases', 'approvals', 'approval_revocations'];
+const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions', 'releases', 'approvals', 'approval_revocations', 'deployments'];
 const OWNER_PW = 'owner-Pw-2b8e';
 
 let server: PostgresServer | undefined;

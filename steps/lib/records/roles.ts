@@ -27,8 +27,10 @@ export const RUNTIME_INSERT_COLUMNS = {
   // Not approved_at: the database's clock says when.
   approvals: ['repository', 'project', 'commit_sha', 'environment', 'approved_by', 'reason', 'expires_at'],
   approval_revocations: ['approval_id', 'revoked_by', 'reason'],
+  // Not seq (an identity: no sequence grant needed) nor deployed_at: the database's clock says when.
+  deployments: ['repository', 'project', 'release_id', 'environment', 'kind', 'previous_release_id', 'approval_id', 'pointer_commit', 'deployed_by'],
 } as const;
-const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions', 'releases', 'approvals', 'approval_revocations'] as const;
+const TABLES = ['schema_migrations', 'promotions', 'promotion_events', 'pipeline_runs', 'task_executions', 'step_executions', 'releases', 'approvals', 'approval_revocations', 'deployments'] as const;
 /** The one sequence a step draws from (event ids). */
 const SEQUENCE = 'promotion_events_id_seq';
 

@@ -55,6 +55,8 @@ export interface PointerOptions {
   message?: string;
   maxAttempts?: number;
   now?: () => Date;
+  /** Who the commit is by (the platform config's gitops.author); default: the deployer. */
+  author?: { name: string; email: string };
 }
 
 export async function updatePointer(input: PointerInput, opts: PointerOptions): Promise<PointerUpdate> {
@@ -78,7 +80,8 @@ export async function updatePointer(input: PointerInput, opts: PointerOptions): 
       await mkdir(dirname(file), { recursive: true });
       await writeFile(file, renderPointer(p, (opts.now?.() ?? new Date()).toISOString()));
       await git.add(path);
-      await git.raw(['-c', `user.name=${p.deployedBy}`, '-c', `user.email=${p.deployedBy.includes('@') ? p.deployedBy : `${p.deployedBy}@forge.invalid`}`, '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', opts.message ?? deployMessage(p)]);
+      const author = opts.author ?? { name: p.deployedBy, email: p.deployedBy.includes('@') ? p.deployedBy : `${p.deployedBy}@forge.invalid` };
+      await git.raw(['-c', `user.name=${author.name}`, '-c', `user.email=${author.email}`, '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', opts.message ?? deployMessage(p)]);
       const pushed = await git.push('origin', `HEAD:refs/heads/${branch}`).then(() => true, (e: Error) => {
         if (/non-fast-forward|fetch first|rejected|failed to update ref|cannot lock ref/i.test(e.message)) return false;
         throw new ForgeError('GIT_FAILED', `cannot push the pointer ${path} to ${where}: ${redactUrlsIn(e.message, opts.url).trim()}`);
@@ -111,7 +114,20 @@ function samePointer(text: string, p: PointerInput): boolean {
   }
 }
 
+/** `42 (api/v1.2.3, main-42)`: a release number with its other aliases. */
+export function releaseLabel(aliases: { numeric: number | string; tag?: string; branch?: string }): string {
+  const others = [aliases.tag, aliases.branch].filter(Boolean).join(', ');
+  return `${aliases.numeric}${others ? ` (${others})` : ''}`;
+}
+
 export function deployMessage(p: PointerInput): string {
-  const aliases = [p.aliases.tag, p.aliases.branch].filter(Boolean).join(', ');
-  return `Deploy ${p.project} to ${p.environment}: release ${p.aliases.numeric}${aliases ? ` (${aliases})` : ''}\n\nRepository: ${p.repository}\nRelease: ${p.release}\nDeployed by: ${p.deployedBy}${p.approvedBy ? `\nApproved by: ${p.approvedBy} at ${p.approvedAt}` : ''}\n`;
+  return `Deploy ${p.project} to ${p.environment}: release ${releaseLabel(p.aliases)}\n\nRepository: ${p.repository}\nRelease: ${p.release}\nDeployed by: ${p.deployedBy}${p.approvedBy ? `\nApproved by: ${p.approvedBy} at ${p.approvedAt}` : ''}\n`;
+}
+
+/**
+ * A rollback's message, as the reference (§4.5) gives it: `Rollback <project> in <env> to release
+ * <n> (<tag>)`, a blank line, `Previous release: …`, `Rolled back by: …` (then the approval, if any).
+ */
+export function rollbackMessage(p: PointerInput, previous: { numeric: number | string; tag?: string; branch?: string } | undefined): string {
+  return `Rollback ${p.project} in ${p.environment} to release ${releaseLabel(p.aliases)}\n\nPrevious release: ${previous ? releaseLabel(previous) : 'none'}\nRolled back by: ${p.deployedBy}${p.approvedBy ? `\nApproved by: ${p.approvedBy} at ${p.approvedAt}` : ''}\n`;
 }
