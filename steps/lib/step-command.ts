@@ -36,9 +36,10 @@ export interface SecretValue {
 
 /**
  * Passed through from the worker: FORGE_BASE_IMAGE names the base image container producers
- * build on (the example's `src/build.mjs --image`), set per pool by the platform.
+ * build on (the example's `src/build.mjs --image`), and FORGE_INSECURE_REGISTRIES the plain-HTTP
+ * registries of a test cluster, both set per pool by the platform; neither is a secret.
  */
-export const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'EARTHLY_BUILDKIT_HOST', 'DOCKER_HOST', 'FORGE_BASE_IMAGE'];
+export const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'EARTHLY_BUILDKIT_HOST', 'DOCKER_HOST', 'FORGE_BASE_IMAGE', 'FORGE_INSECURE_REGISTRIES'];
 
 export function actionCommand(spec: ActionSpec, secrets: SecretValue[], ctx: CommandContext): StepCommand {
   const env: NodeJS.ProcessEnv = {
