@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -37,7 +37,11 @@ beforeAll(async () => {
   const script = (name: string, body: string) => writeFile(join(checkout, 'services', 'api', name), `import { execFileSync } from 'node:child_process';\nimport { mkdirSync, writeFileSync } from 'node:fs';\nconst out = process.env.FORGE_ARTIFACT_DIR;\n${body}\n`);
   await script('image.mjs', `execFileSync('crane', ['pull', '--format', 'oci', process.argv[2], out + '/image'], { stdio: 'inherit' });`);
   await script('binary.mjs', `writeFileSync(out + '/api-cli', 'cli for ' + process.env.FORGE_COMMIT + (process.env.SECRET_OF_THE_WORKER ?? ''));\nwriteFileSync(out + '/artifact.json', JSON.stringify({ os: 'linux', arch: 'arm64' }));`);
+  await script('link.mjs', `(await import('node:fs')).symlinkSync('/etc/passwd', out + '/api-cli');\nwriteFileSync(out + '/artifact.json', JSON.stringify({ os: 'linux', arch: 'amd64' }));`);
   await script('nothing.mjs', `console.log('built nothing');`);
+  // A stand-in earthly (no BuildKit here): records its argv and environment, and saves the
+  // target's output where the FORGE_ARTIFACT_DIR build arg says, as a target's SAVE ARTIFACT … AS LOCAL would.
+  await writeFile(join(tmp, 'earthly'), `#!${process.execPath}\nconst fs = require('node:fs');\nconst dir = process.argv.find((a) => a.startsWith('--FORGE_ARTIFACT_DIR=')).slice('--FORGE_ARTIFACT_DIR='.length);\nfs.writeFileSync(process.env.HOME + '/earthly-call.json', JSON.stringify({ argv: process.argv.slice(2), env: process.env.FORGE_ARTIFACT_DIR === dir }));\nfs.writeFileSync(dir + '/cli.tar.gz', require('node:zlib').gzipSync(Buffer.alloc(1024)));\nfs.writeFileSync(dir + '/artifact.json', JSON.stringify({ os: 'darwin', arch: 'arm64', format: 'tar.gz' }));\n`, { mode: 0o755 });
   await script('fail.mjs', `console.error('compile error: missing semicolon');\nprocess.exit(7);`);
 }, 120_000);
 afterAll(async () => {
@@ -101,11 +105,13 @@ describe('buildArtifact', () => {
     expect(result.digest).toBe(await digestOf(`${registry.host}/incoming/api/api-cli:sha-${COMMIT}`));
   }, 180_000);
 
-  test('a producer that writes nothing: the error names the artifact and what was missing', async () => {
+  test('a producer that writes nothing, or a link: the error names the artifact and what is wrong; staging is removed', async () => {
     const e = await refusal(buildArtifact(input('api-server', { type: 'container', producer: script('nothing.mjs'), publishers: { incoming: {} } }), deps()));
     expect(e.message).toBe('artifact api-server of api: a container producer writes an OCI image layout with one image into $FORGE_ARTIFACT_DIR/image; image/oci-layout is missing');
     const b = await refusal(buildArtifact(input('api-cli', { type: 'archive', producer: script('nothing.mjs'), publishers: { incoming: {} } }), deps()));
     expect(b.message).toMatch(/^artifact api-cli of api: a archive producer writes one file and artifact.json \(\{os, arch, format\}\) into \$FORGE_ARTIFACT_DIR; artifact.json is missing$/);
+    const l = await refusal(buildArtifact(input('api-cli', { type: 'binary', producer: script('link.mjs'), publishers: { incoming: {} } }), deps()));
+    expect(l.message).toBe('artifact api-cli of api: FORGE_ARTIFACT_DIR/api-cli is not a regular file or directory (links are refused)');
     expect(await readdir(tmp)).not.toContainEqual(expect.stringMatching(/^forge-artifact-/));
   });
 
@@ -113,6 +119,24 @@ describe('buildArtifact', () => {
     const e = await refusal(buildArtifact(input('api-server', { type: 'container', producer: script('fail.mjs'), publishers: { incoming: {} } }), deps()));
     expect(e.code).toBe('ARTIFACT_FAILED');
     expect(e.message).toBe(`artifact api-server of api: the script producer ${process.execPath} exited with code 7: compile error: missing semicolon`);
+  });
+
+  test('an earthly producer: earthly --ci +target with FORGE_ARTIFACT_DIR as a build arg and in its environment', async () => {
+    const result = await buildArtifact(input('cli-archive', { type: 'archive', producer: { earthly: { target: '+cli', args: ['--VERSION=1.2.3'] } }, publishers: { incoming: {} } }), { ...deps(), workerEnv: { ...workerEnv(), HOME: tmp }, earthly: join(tmp, 'earthly') });
+    const call = JSON.parse(await readFile(join(tmp, 'earthly-call.json'), 'utf8')) as { argv: string[]; env: boolean };
+    expect(call).toEqual({ argv: ['--ci', '+cli', expect.stringMatching(/^--FORGE_ARTIFACT_DIR=\/.*\/out$/), '--VERSION=1.2.3'], env: true });
+    expect(result.producer).toMatchObject({ os: 'darwin', arch: 'arm64', format: 'tar.gz' });
+    const { manifest } = await manifestOf(`${registry.host}/incoming/api/cli-archive:sha-${COMMIT}`);
+    expect(manifest.layers![0]!.annotations!['org.catalyst-forge.format']).toBe('tar.gz');
+    expect(manifest.layers![0]!.size).toBe(Number(result.producer.size));
+  });
+
+  test('github: a container, or a release made without a git tag, is refused before anything is uploaded', async () => {
+    const publishers = { gh: { type: 'github', credentials: { provider: 'env', name: 'GH_TOKEN' } } };
+    const c = await refusal(buildArtifact(input('api-server', { type: 'container', producer: script('image.mjs', [built]), publishers: { gh: {} } }, { publishers }), deps()));
+    expect(c.message).toBe('artifact api-server: publisher gh: the github publisher takes binaries and archives, not a container');
+    const b = await refusal(buildArtifact(input('api-cli', { type: 'binary', producer: script('binary.mjs'), publishers: { gh: {} } }, { publishers }), deps()));
+    expect(b.message).toBe('artifact api-cli: publisher gh: the github publisher uploads to the release of a git tag; this release was made from branch main');
   });
 
   test('a publisher type forge cannot publish to is refused by name', async () => {
