@@ -5,7 +5,8 @@ import YAML from 'yaml';
 import { CueFailure, CueLimitExceeded, cueExport } from '../lib/cue.ts';
 import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
 import type { ResourceFile } from '../lib/release/resources-layer.ts';
-import { mainFile, toForgeError, UNRELEASED, writeModule, type EvaluateLimits } from './evaluate.ts';
+import { mainFile, toForgeError, writeModule, type EvaluateLimits } from './evaluate.ts';
+import { UNRELEASED } from './placeholders.ts';
 import { schemaProblems } from './resource-schema.ts';
 import { readForgeSources } from './sources.ts';
 
