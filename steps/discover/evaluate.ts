@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { CUE_LIMITS, CueFailure, CueLimitExceeded, cueExport, describeLimit, type CueDiagnostic } from '../lib/cue.ts';
 import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
 import { projectConfigSchema, repoConfigSchema, type ProjectConfig, type RepoConfig } from './config.ts';
+import { ARTIFACT_PLACEHOLDERS } from './placeholders.ts';
 import { readForgeSources } from './sources.ts';
 
 /** Set to true by esbuild in the step bundle (steps/build.ts), where the schema sits next to it. */
@@ -100,18 +101,6 @@ export async function writeModule(work: string, files: string[], texts: (string 
   );
   return module;
 }
-
-/** What a release has not filled in: a reference to it renders as this placeholder. */
-export const UNRELEASED = 'forge-unreleased:artifact/';
-
-const ARTIFACT_PLACEHOLDERS = `package project
-
-// Written by forge-workflows: each declared artifact's values, for deployment.resources.
-// (Through a let: inside forge.artifacts, \`artifacts\` would name forge.artifacts itself.)
-artifacts: {...}
-let declared = artifacts
-forge: artifacts: {for n, _ in declared {(n): {uri: *"${UNRELEASED}\\(n)" | string, digest: *"${UNRELEASED}\\(n)" | string}}}
-`;
 
 /** `units` index `files`: 0 is repo.cue, 1… the projects. Any subset evaluates on its own. */
 export function mainFile(module: string, units: number[]): string {

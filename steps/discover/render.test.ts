@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createRepo, type TempRepo } from '../../test/helpers/git-repo.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { discover } from './discover.ts';
-import { renderResources } from './render.ts';
+import { renderResources, type ArtifactValues } from './render.ts';
 
 // deployment.resources rendered with the real cue and a release's artifact values injected.
 const REPO = 'package repo\nforgeVersion: "v1.0.0"\ntagging: strategy: "monorepo"\nphases: build: {group: 1, description: "Build", timeout: "5m", required: false}\npublishers: incoming: {type: "docker", registry: "incoming.example.test", namespace: "acme"}\n';
@@ -34,7 +34,7 @@ const repo = async (projectText: string) => {
   repos.push(r);
   return r;
 };
-const render = (r: TempRepo, artifacts: Record<string, { uri: string; digest: string; outputs?: Record<string, string> }> = released) =>
+const render = (r: TempRepo, artifacts: Record<string, ArtifactValues> = released) =>
   renderResources({ root: r.dir, repoFile: '.forge/repo.cue', projectFile: 'services/api/.forge/project.cue', artifacts });
 async function refusal(p: Promise<unknown>): Promise<ForgeError> {
   const e = await p.then(() => undefined, (x: unknown) => x);
@@ -87,6 +87,37 @@ describe('renderResources', () => {
       'deployment.resources[0] (Deployment api) uses artifact api-server, which this release did not publish',
       'deployment.resources[1] (ConfigMap api-release) uses artifact api-server, which this release did not publish',
     ]);
+  }, 60_000);
+
+  test("publisher and producer outputs reach the resources; one the release did not give is named with the resource", async () => {
+    const r = await repo(project(`{apiVersion: "v1", kind: "ConfigMap", metadata: name: "outputs", data: {
+	tag:  forge.artifacts["api-server"].publishers.incoming.tag
+	repo: "\\(forge.artifacts["api-server"].publishers.incoming.registry)/\\(forge.artifacts["api-server"].publishers.incoming.repository)"
+	size: forge.artifacts["api-server"].producer.size
+}}`));
+    const outputs = { ...released['api-server'], producer: { digest: released['api-server'].digest, size: '1234', layers: '3' }, publishers: { incoming: { uri: released['api-server'].uri, registry: 'incoming.example.test', repository: 'acme/api/api-server', tag: 'sha-' + 'c'.repeat(40), digest: released['api-server'].digest, namespace: 'acme' } } };
+    const out = await render(r, { 'api-server': outputs });
+    expect((YAML.parse(out.files[0]!.content) as { data: Record<string, string> }).data).toEqual({ tag: 'sha-' + 'c'.repeat(40), repo: 'incoming.example.test/acme/api/api-server', size: '1234' });
+    // Discovery evaluates the same references as placeholders.
+    expect((await discover({ source: r.dir, commit: r.commit })).output.projects.map((p) => p.name)).toEqual(['api']);
+    const { tag: _tag, ...withoutTag } = outputs.publishers.incoming;
+    const e = await refusal(render(r, { 'api-server': { ...outputs, producer: {}, publishers: { incoming: withoutTag } } }));
+    expect(e.details.map((d) => d.message)).toEqual([
+      "deployment.resources[0] (ConfigMap outputs) uses output tag of artifact api-server's publisher incoming, which this release did not publish",
+      "deployment.resources[0] (ConfigMap outputs) uses output size of artifact api-server's producer, which this release did not publish",
+    ]);
+  }, 60_000);
+
+  test('publisher outputs are data too, and an output of a publisher the artifact does not list fails in cue', async () => {
+    const r = await repo(project('{apiVersion: "v1", kind: "ConfigMap", metadata: name: "x", data: t: forge.artifacts["api-server"].publishers.incoming.tag}'));
+    const hostile = '"}\nforge: artifacts: "api-server": uri: "owned" // \\(x)';
+    const out = await render(r, { 'api-server': { ...released['api-server'], publishers: { incoming: { tag: hostile } } } });
+    expect((YAML.parse(out.files[0]!.content) as { data: { t: string } }).data.t).toBe(hostile);
+    const other = await repo(project('{apiVersion: "v1", kind: "ConfigMap", metadata: name: "x", data: t: forge.artifacts["api-server"].publishers.github.tag}'));
+    const e = await refusal(render(other));
+    expect(e.code).toBe('CUE_INVALID');
+    expect(e.details.some((d) => d.file === 'services/api/.forge/project.cue' && /github/.test(d.message))).toBe(true);
+    await expect(render(r, { 'api-server': { ...released['api-server'], publishers: { incoming: { 'Bad Name': 'x' } } } })).rejects.toThrow(/output name "Bad Name" is not a lower-case name/);
   }, 60_000);
 
   test('objects that fail their Kubernetes schema are refused with the field', async () => {

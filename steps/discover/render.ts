@@ -5,7 +5,8 @@ import YAML from 'yaml';
 import { CueFailure, CueLimitExceeded, cueExport } from '../lib/cue.ts';
 import { ForgeError, type ForgeErrorDetail } from '../lib/errors.ts';
 import type { ResourceFile } from '../lib/release/resources-layer.ts';
-import { mainFile, toForgeError, UNRELEASED, writeModule, type EvaluateLimits } from './evaluate.ts';
+import { mainFile, toForgeError, writeModule, type EvaluateLimits } from './evaluate.ts';
+import { UNRELEASED } from './placeholders.ts';
 import { schemaProblems } from './resource-schema.ts';
 import { readForgeSources } from './sources.ts';
 
@@ -20,6 +21,10 @@ import { readForgeSources } from './sources.ts';
 export interface ArtifactValues {
   uri: string;
   digest: string;
+  /** The producer's outputs (`forge.artifacts[n].producer.<field>`). */
+  producer?: Record<string, string>;
+  /** Publisher name → its outputs (`forge.artifacts[n].publishers.<publisher>.<field>`). */
+  publishers?: Record<string, Record<string, string>>;
 }
 
 export interface RenderInput {
@@ -62,13 +67,38 @@ export async function renderResources(input: RenderInput): Promise<Rendered> {
   }
 }
 
-/** The release's values as CUE in the project's package (JSON strings are CUE strings). */
+/** The release's values as CUE in the project's package: every value a JSON string literal (a CUE string), every key checked. */
 function releasedValues(artifacts: Record<string, ArtifactValues>): string {
+  const str = JSON.stringify;
+  const fields = (values: Record<string, string> | undefined, what: string) =>
+    `{${Object.entries(values ?? {}).map(([k, v]) => {
+      if (!OUTPUT_NAME.test(k)) throw new ForgeError('INVALID_ARGS', `${what}: output name ${str(k)} is not a lower-case name`);
+      if (typeof v !== 'string') throw new ForgeError('INVALID_ARGS', `${what}: output ${k} is not a string`);
+      return `${str(k)}: ${str(v)}`;
+    }).join(', ')}}`;
   const entries = Object.entries(artifacts).map(([name, v]) => {
-    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new ForgeError('INVALID_ARGS', `artifact name ${JSON.stringify(name)} is not a forge name`);
-    return `\t${JSON.stringify(name)}: {uri: ${JSON.stringify(v.uri)}, digest: ${JSON.stringify(v.digest)}}`;
+    if (!FORGE_NAME.test(name)) throw new ForgeError('INVALID_ARGS', `artifact name ${str(name)} is not a forge name`);
+    const publishers = Object.entries(v.publishers ?? {}).map(([p, outputs]) => {
+      if (!FORGE_NAME.test(p)) throw new ForgeError('INVALID_ARGS', `artifact ${name}: publisher name ${str(p)} is not a forge name`);
+      return `${str(p)}: ${fields(outputs, `artifact ${name}, publisher ${p}`)}`;
+    });
+    return `\t${str(name)}: {uri: ${str(v.uri)}, digest: ${str(v.digest)}, producer: ${fields(v.producer, `artifact ${name}, producer`)}, publishers: {${publishers.join(', ')}}}`;
   });
   return `package project\n\n// Written by forge-workflows for this release.\nforge: artifacts: {\n${entries.join('\n')}\n}\n`;
+}
+
+const FORGE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const OUTPUT_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+/** A placeholder and what it stands for: the artifact, and a producer or publisher output. */
+const PLACEHOLDER = new RegExp(`${UNRELEASED}([a-z0-9-]+)(?:/producer/([a-z0-9_]+)|/publishers/([a-z0-9-]+)/([a-z0-9_]+))?`, 'g');
+
+function unreleasedUses(resource: unknown): string[] {
+  const found = new Set<string>();
+  for (const m of JSON.stringify(resource).matchAll(PLACEHOLDER)) {
+    const [, artifact, producerField, publisher, field] = m;
+    found.add(producerField ? `output ${producerField} of artifact ${artifact}'s producer` : publisher ? `output ${field} of artifact ${artifact}'s publisher ${publisher}` : `artifact ${artifact}`);
+  }
+  return [...found];
 }
 
 function check(resources: Record<string, unknown>[], file: string): void {
@@ -76,8 +106,7 @@ function check(resources: Record<string, unknown>[], file: string): void {
   resources.forEach((r, i) => {
     const meta = r.metadata as { name?: unknown } | undefined;
     const what = `deployment.resources[${i}] (${String(r.kind)} ${String(meta?.name)})`;
-    const unreleased = [...new Set(JSON.stringify(r).match(new RegExp(`${UNRELEASED}([a-z0-9-]+)`, 'g')) ?? [])].map((m) => m.slice(UNRELEASED.length));
-    for (const a of unreleased) details.push({ file, field: `deployment.resources.${i}`, message: `${what} uses artifact ${a}, which this release did not publish` });
+    for (const a of unreleasedUses(r)) details.push({ file, field: `deployment.resources.${i}`, message: `${what} uses ${a}, which this release did not publish` });
     if (typeof r.apiVersion !== 'string' || typeof r.kind !== 'string' || typeof meta?.name !== 'string') {
       details.push({ file, field: `deployment.resources.${i}`, message: `${what} needs apiVersion, kind and metadata.name` });
       return;

@@ -86,6 +86,11 @@ export async function signImage(reference: string, opts: SignOptions): Promise<v
   await runTool('cosign', ['sign', ...signerFlags(opts), ...registryFlags(reference), reference], { env: signerEnv(opts), timeoutMs: 120_000 });
 }
 
+/** The PEM public key of a signing key (`cosign public-key`: a key file, or a KMS key). */
+export async function publicKeyOf(opts: SignOptions): Promise<string> {
+  return (await runTool('cosign', ['public-key', '--key', opts.key], { env: signerEnv(opts), timeoutMs: 60_000 })).stdout;
+}
+
 /** `cosign attest` of an in-toto predicate (file) with the given predicate type URI. */
 export async function attestImage(reference: string, predicateFile: string, predicateType: string, opts: SignOptions): Promise<void> {
   await runTool('cosign', ['attest', ...signerFlags(opts), ...registryFlags(reference), '--type', predicateType, '--predicate', predicateFile, reference], {

@@ -26,7 +26,8 @@ export type ForgeErrorCode =
   | 'JOB_FAILED'
   | 'JOB_TIMEOUT'
   | 'JOB_CANCELLED'
-  | 'RELEASE_INVALID';
+  | 'RELEASE_INVALID'
+  | 'ARTIFACT_FAILED';
 
 export interface ForgeErrorDetail {
   /** File the problem is in, relative to the repository root when there is one. */

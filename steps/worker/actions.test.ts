@@ -30,6 +30,7 @@ const workerEnv: NodeJS.ProcessEnv = {
   LANG: 'C.UTF-8',
   TZ: 'UTC',
   DOCKER_HOST: 'unix:///run/docker.sock',
+  FORGE_BASE_IMAGE: 'registry.example.test/node:24',
   NATS_URL: 'nats://nats:4222',
   FORGE_NATS_CREDS: '/var/run/nats/creds',
   AWS_SECRET_ACCESS_KEY: 'worker-only',
@@ -61,7 +62,7 @@ const FACTS = {
   FORGE_PHASE: 'lint',
   FORGE_STEP: 'check',
 };
-const PASSED = { PATH: process.env.PATH, HOME: '/home/worker', LANG: 'C.UTF-8', TZ: 'UTC', DOCKER_HOST: 'unix:///run/docker.sock' };
+const PASSED = { PATH: process.env.PATH, HOME: '/home/worker', LANG: 'C.UTF-8', TZ: 'UTC', DOCKER_HOST: 'unix:///run/docker.sock', FORGE_BASE_IMAGE: 'registry.example.test/node:24' };
 
 describe('script steps', () => {
   test('argv is target + args, cwd the project directory, env the passed variables, facts and secrets', () => {

@@ -26,9 +26,11 @@ export interface GithubAsset {
   uri: string;
   digest: string;
   reused: boolean;
+  /** The release's page (`html_url`), when GitHub gave one. */
+  releaseUrl?: string;
 }
 
-const release = z.object({ id: z.number(), upload_url: z.string().optional() });
+const release = z.object({ id: z.number(), upload_url: z.string().optional(), html_url: z.string().optional() });
 const asset = z.object({ id: z.number(), name: z.string(), browser_download_url: z.string(), digest: z.string().nullable().optional(), size: z.number() });
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
@@ -44,13 +46,13 @@ export async function publishGithubAsset(target: GithubTarget, file: string, nam
   const assets = z.array(asset).parse(await call(target, 'GET', `${repo}/releases/${rel.id}/assets?per_page=100`));
   const existing = assets.find((a) => a.name === name);
   if (existing) {
-    if (existing.digest === digest) return { uri: existing.browser_download_url, digest, reused: true };
+    if (existing.digest === digest) return { uri: existing.browser_download_url, digest, reused: true, ...(rel.html_url ? { releaseUrl: rel.html_url } : {}) };
     throw new ForgeError('COPY_FAILED', `release ${target.tag} of ${target.owner}/${target.repo} already has an asset ${name} (${existing.digest ?? `${existing.size} bytes, no digest`}), not this artifact's ${digest}: a published asset is never replaced`);
   }
   const uploaded = asset.parse(
     await call(target, 'POST', `${target.uploadUrl.replace(/\/+$/, '')}/repos/${target.owner}/${target.repo}/releases/${rel.id}/assets?name=${encodeURIComponent(name)}`, bytes, 'application/octet-stream'),
   );
-  return { uri: uploaded.browser_download_url, digest, reused: false };
+  return { uri: uploaded.browser_download_url, digest, reused: false, ...(rel.html_url ? { releaseUrl: rel.html_url } : {}) };
 }
 
 /** The release of the tag, created (not a draft, not a prerelease) when the tag has none yet. */

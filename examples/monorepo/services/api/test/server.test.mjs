@@ -7,3 +7,9 @@ test('handler answers with JSON', () => {
   handler({}, { setHeader() {}, end(b) { body = b; } });
   assert.deepEqual(JSON.parse(body), { message: 'hello from api' });
 });
+
+test('handler answers the readiness probe on /healthz', () => {
+  let body = '';
+  handler({ url: '/healthz' }, { setHeader() {}, end(b) { body = b; } });
+  assert.deepEqual(JSON.parse(body), { status: 'ok' });
+});
