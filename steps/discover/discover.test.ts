@@ -86,7 +86,7 @@ describe('discover: a valid repository', () => {
     try {
       await writeArgoOutputs(dir, result.output, result.json);
       expect((await readdir(dir)).sort()).toEqual(
-        ['discovery.json', 'group-1', 'group-2', 'group-3', 'group-count', 'project-count', 'release-projects', 'summary.json'].sort(),
+        ['discovery.json', 'group-1', 'group-2', 'group-3', 'group-count', 'project-count', 'release-projects', 'releases', 'summary.json'].sort(),
       );
       expect(await readFile(join(dir, 'project-count'), 'utf8')).toBe('3');
       expect(JSON.parse(await readFile(join(dir, 'group-3'), 'utf8'))).toEqual([]);
@@ -94,6 +94,8 @@ describe('discover: a valid repository', () => {
         id: 'test-api', phase: 'test', project: 'api', path: 'services/api', group: 2, timeout: '20m', steps: 1,
       });
       expect(JSON.parse(await readFile(join(dir, 'release-projects'), 'utf8'))).toEqual(['api']);
+      // What forge-pipeline's release stage fans out over.
+      expect(JSON.parse(await readFile(join(dir, 'releases'), 'utf8'))).toEqual([{ project: 'api', path: 'services/api' }]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -12,6 +12,7 @@ import { pushRelease } from '../lib/release/release-image.ts';
 import { repositoryName } from '../lib/release/repository-name.ts';
 import { packResources, sha256 } from '../lib/release/resources-layer.ts';
 import { signingOptions } from '../lib/release/settings.ts';
+import { tagSafe } from '../lib/release/tags.ts';
 import type { DiscoveredProject } from '../discover/contract.ts';
 import { renderResources, type ArtifactValues } from '../discover/render.ts';
 import type { HandlerContext, HandlerOutcome } from './handlers.ts';
@@ -116,8 +117,7 @@ async function promotedUri(promotions: PromotionRecords, a: ArtifactResult): Pro
 
 /** The commit first, then the number and the aliases, made tag-safe (`api/v1.2.3` → `api-v1.2.3`). */
 export function releaseTags(r: Release): string[] {
-  const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '').slice(0, 128);
-  return [...new Set([r.commit, String(r.number), ...[r.aliases.tag, r.aliases.branch].filter((x): x is string => !!x).map(safe)])];
+  return [...new Set([r.commit, String(r.number), ...[r.aliases.tag, r.aliases.branch].filter((x): x is string => !!x).map(tagSafe)])];
 }
 
 function releaseMetadata(job: ReleaseJob, repository: string, r: Release, built: ArtifactResult[], resourcesDigest: string, files: number): ReleaseMetadata {

@@ -71,7 +71,7 @@ export async function publishAll(input: PublishInput): Promise<Record<string, Pu
     const where = `artifact ${input.artifact}: publisher ${name}`;
     const repo = input.publishers[name];
     if (!repo) throw new ForgeError('ARTIFACT_FAILED', `${where} is not defined in the repository's publishers`);
-    if (repo.type === 'docker') out[name] = await docker(input, name, where, parse(dockerRepo, repo, `${where} (repository settings)`), parse(dockerProject, input.settings[name], `${where} (project settings)`));
+    if (repo.type === 'docker') out[name] = await docker(input, name, where, dockerTarget(input, where, repo, input.settings[name]));
     else if (repo.type === 'github') out[name] = await github(input, where, parse(githubRepo, repo, `${where} (repository settings)`), parse(githubProject, input.settings[name], `${where} (project settings)`));
     else throw new ForgeError('ARTIFACT_FAILED', `${where}: publisher type ${repo.type} is not supported (docker and github are)`);
     input.log(`${where}: ${out[name].uri}`, 'forge');
@@ -79,10 +79,30 @@ export async function publishAll(input: PublishInput): Promise<Record<string, Pu
   return out;
 }
 
-async function docker(input: PublishInput, name: string, where: string, repo: z.infer<typeof dockerRepo>, project: z.infer<typeof dockerProject>): Promise<PublishedTo> {
+export interface DockerTarget {
+  registry: string;
+  namespace: string;
+  /** `<namespace>/<project>/<artifact>` */
+  repository: string;
+  /** `<registry>/<repository>` */
+  full: string;
+  tags: string[];
+}
+
+/**
+ * Where the `docker` publisher puts an artifact: `<registry>/<namespace>/<project>/<artifact>` under
+ * each of its tags. The release plan names the first tag's reference to verify-and-promote before
+ * the artifact job pushes it.
+ */
+export function dockerTarget(input: Pick<PublishInput, 'project' | 'artifact' | 'commit' | 'branch' | 'tag'>, where: string, repoSettings: unknown, projectSettings: unknown): DockerTarget {
+  const repo = parse(dockerRepo, repoSettings, `${where} (repository settings)`);
+  const project = parse(dockerProject, projectSettings, `${where} (project settings)`);
   const repository = [repo.namespace, input.project, input.artifact].filter(Boolean).join('/');
-  const full = `${repo.registry}/${repository}`;
-  const tags = imageTags(project.tags ?? ['sha'], input, where);
+  return { registry: repo.registry, namespace: repo.namespace ?? '', repository, full: `${repo.registry}/${repository}`, tags: imageTags(project.tags ?? ['sha'], input, where) };
+}
+
+async function docker(input: PublishInput, name: string, where: string, target: DockerTarget): Promise<PublishedTo> {
+  const { repository, full, tags } = target;
   let first: { uri: string; digest: string; reused: boolean } | undefined;
   for (const tag of tags) {
     const p = input.produced.source.kind === 'oci-dir' ? await publishImageLayout(`${full}:${tag}`, input.produced.source.path) : await publishFile(`${full}:${tag}`, input.produced.source.path, input.produced.file!);
@@ -90,7 +110,7 @@ async function docker(input: PublishInput, name: string, where: string, repo: z.
     first ??= p;
   }
   if (input.type === 'container') await signOnce(first!.uri, input, name, where);
-  return { uri: first!.uri, digest: first!.digest, outputs: { uri: first!.uri, registry: repo.registry, namespace: repo.namespace ?? '', repository, tag: tags[0]!, digest: first!.digest } };
+  return { uri: first!.uri, digest: first!.digest, outputs: { uri: first!.uri, registry: target.registry, namespace: target.namespace, repository, tag: tags[0]!, digest: first!.digest } };
 }
 
 /** Signs the published image with the build key, unless a signature by that key verifies already. */
