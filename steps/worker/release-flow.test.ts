@@ -72,6 +72,12 @@ beforeAll(async () => {
     buildKey: { key: keys.build.privateKey },
     releaseKey: { key: keys.release.privateKey },
     gitops: { url: `file://${gitops}`, branch: 'main' },
+    // dev takes every release on its own; prod takes main's, once a person approves.
+    environments: {
+      dev: { allowedTriggers: ['branch_push', 'tag', 'manual'], autoDeploy: true },
+      prod: { allowedTriggers: ['branch_push', 'tag', 'manual'], allowedBranches: ['main'], requiresApproval: true },
+      production: { allowedTriggers: ['tag', 'manual'], requiresApproval: true },
+    },
     baseImage: base,
   };
   await writeFile(join(tmp, 'release-settings.yaml'), YAML.stringify(settings));
@@ -188,5 +194,26 @@ describe('a release of examples/monorepo api on the artifact and release pools',
     const prod = await task('rel-4', 'deploy-plan', ['--project', 'api', '--environment', 'production', '--release', '1', '--deployed-by', 'someone']);
     expect(prod.code).toBe(1);
     expect(prod.output).toMatch(/production takes releases made by tag, manual; this one was made by branch_push/);
+  }, 120_000);
+
+  test('a protected environment waits for an approval: refused without one, deployed with who approved it', async () => {
+    const deploy = ['--project', 'api', '--environment', 'prod', '--release', 'main-1', '--deployed-by', 'workflow/forge/forge-deploy-p'];
+    const check = await task('dep-1', 'deploy-plan', deploy);
+    expect(check.code, check.output).toBe(0);
+    // forge-deploy's suspend node runs when this is true.
+    expect(check.outputs['needs-approval']).toBe('true');
+    expect(check.output).toMatch(/waiting for an approval: prod needs an active approval of release 1 .*forge approve prod/);
+    // Resumed without an approval: the deploy job checks again and refuses.
+    const early = await task('dep-2', 'deploy', deploy);
+    expect(early.code).toBe(1);
+    expect(early.output).toMatch(/prod needs an active approval of release 1/);
+    const approve = await execa(process.execPath, [FORGE, 'approve', 'prod', repositoryName(`file://${repo.dir}`), 'api', '1', '--by', 'alice@example.test', '--reason', 'change 42 signed off', '--database-url', dbUrl], { reject: false });
+    expect(approve.exitCode, approve.stdout + approve.stderr).toBe(0);
+    expect((await task('dep-3', 'deploy-plan', deploy)).outputs['needs-approval']).toBe('false');
+    const deployed = await task('dep-3', 'deploy', deploy);
+    expect(deployed.code, deployed.output).toBe(0);
+    const clone = join(tmp, 'gitops-prod');
+    await git(['clone', '-q', gitops, clone]);
+    expect(YAML.parse(await readFile(join(clone, deployed.outputs.pointer!), 'utf8')).spec).toMatchObject({ release: repo.commit, deployedBy: 'workflow/forge/forge-deploy-p', approvedBy: 'alice@example.test' });
   }, 120_000);
 });
