@@ -14,8 +14,8 @@ export class PromotionChart extends Chart {
   constructor(scope: Construct, id: string, config: PlatformConfig) {
     super(scope, id, { namespace: config.namespace, disableResourceNameHashes: true });
     if (!config.promotion) return;
-    const { transparencyLog, verificationKeys, scanPolicies, promotionPolicies, attestationPublicKey, scanner } = config.promotion;
-    const settings = promotionSettingsSchema.parse({ transparencyLog, verificationKeys, scanPolicies, promotionPolicies, attestationPublicKey, scanner });
+    const { transparencyLog, verificationKeys, scanPolicies, promotionPolicies, attestationPublicKey, scanner, scanWaitSeconds } = config.promotion;
+    const settings = promotionSettingsSchema.parse({ transparencyLog, verificationKeys, scanPolicies, promotionPolicies, attestationPublicKey, scanner, scanWaitSeconds });
     const model = new ConfigMap({
       metadata: { name: SETTINGS_CONFIGMAP, namespace: config.namespace, labels: standardLabels('verify-and-promote') },
       data: { 'settings.json': `${JSON.stringify(settings, null, 2)}\n` },

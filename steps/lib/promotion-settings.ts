@@ -59,6 +59,12 @@ export const promotionSettingsSchema = z.strictObject({
    * the scan gate refuses to run without it, and the platform config requires it.
    */
   scanner: verificationKeySchema.optional(),
+  /**
+   * How long the scan gate waits for the scanner's attestation of an image that has none yet,
+   * seconds: for scanners that attest what arrives in the incoming registry on their own (a
+   * release promotes images it has just pushed). 0: refuse at once.
+   */
+  scanWaitSeconds: z.number().int().min(0).max(3600).default(0),
 });
 
 export type PromotionSettings = z.infer<typeof promotionSettingsSchema>;

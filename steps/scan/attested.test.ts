@@ -14,7 +14,7 @@ import { isPlainHttpRegistry, runTool } from '../lib/exec.ts';
 import { VULN_PREDICATE_TYPE, vulnPredicate } from '../lib/predicates.ts';
 import { attestedScanReport, namesDigest } from './attested.ts';
 import { parseTrivyReport } from './report.ts';
-import { readScan, UNVERIFIED_WARNING } from './source.ts';
+import { readScan, SCAN_POLL_MS, UNVERIFIED_WARNING } from './source.ts';
 
 /**
  * Where the scan gate's report comes from, on a real docker-registry with keys made and
@@ -230,6 +230,24 @@ describe('readScan', () => {
     await attestPredicate(undated.reference, predicate);
     expect((await readScan(undated.reference, { kind: 'attestation', scanner: scanner() }, log)).origin).toBe('vulnerability attestation by scanner (scan finished at an unknown time)');
   }, 60_000);
+
+  it('waits for the scanner when told to: an attestation that arrives while it waits is read; none by the deadline is refused', async () => {
+    const c = await image();
+    const { log, lines } = logger();
+    const started = Date.now();
+    const late = new Promise((r) => setTimeout(r, 1500)).then(() => attestScan(c.reference, c.report, scannerKey.privateKey, { finishedOn: T(9) }));
+    const got = await readScan(c.reference, { kind: 'attestation', scanner: scanner() }, log, 30_000);
+    await late;
+    expect(got.origin).toBe(`vulnerability attestation by scanner (scan finished ${iso(T(9))})`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(SCAN_POLL_MS);
+    expect(lines[0]).toMatchObject({ level: 30, image: c.reference, msg: 'no attestation by the scanner yet: waiting for it' });
+    // Without a wait, or past it: refused as before.
+    const none = await image();
+    await expect(readScan(none.reference, { kind: 'attestation', scanner: scanner() }, log, 0)).rejects.toThrow(/no matching attestations/);
+    const before = Date.now();
+    await expect(readScan(none.reference, { kind: 'attestation', scanner: scanner() }, log, SCAN_POLL_MS + 1000)).rejects.toThrow(/no matching attestations/);
+    expect(Date.now() - before).toBeLessThan(3 * SCAN_POLL_MS);
+  }, 90_000);
 
   it('reads an unverified report file only when named, warning in the log and on stderr', async () => {
     const file = join(work, 'unverified.json');

@@ -35,6 +35,8 @@ Options (each may also come from FORGE_<OPTION>, e.g. FORGE_THRESHOLD):
   --threshold SEV      lowest blocking severity: CRITICAL, HIGH (default), MEDIUM, LOW, UNKNOWN
   --ignore-unfixed     let vulnerabilities without a fix through
   --exceptions FILE    YAML or JSON list of exceptions (id, package?, reason, expires)
+  --wait-seconds N     wait this long for the scanner's attestation when the image has none yet
+                       (default: the settings' scanWaitSeconds, else 0)
   --output FORMAT      text (default) or json (the full result)
   --outputs-dir DIR    also write Argo output files: scan-summary.json, passed
 `;
@@ -54,6 +56,7 @@ const schema = z.object({
   exceptions: optional,
   'scan-policy': optional,
   settings: optional,
+  'wait-seconds': z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(3600).optional()),
   output: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['text', 'json']).default('text')),
   'outputs-dir': optional,
   help: z.boolean().optional(),
@@ -101,7 +104,9 @@ export async function main(argv: string[]): Promise<void> {
       const settings = values['scan-policy'] ? await loadPromotionSettings(values.settings) : undefined;
       const named = settings ? pick(settings.scanPolicies, values['scan-policy']!, 'scan policy') : undefined;
       const exceptions = [...(named?.exceptions ?? []), ...(values.exceptions ? await loadExceptions(values.exceptions) : [])];
-      const scan = await readScan(image, await scanSource(values, settings), log);
+      const source = await scanSource(values, settings);
+      const waitSeconds = values['wait-seconds'] ?? (source.kind === 'attestation' && !values['scanner-key'] && !values['scanner-identity'] ? (settings ?? (await loadPromotionSettings(values.settings))).scanWaitSeconds : 0);
+      const scan = await readScan(image, source, log, waitSeconds * 1000);
       const result = evaluateScan(scan.report, {
         threshold: named?.threshold ?? values.threshold,
         ignoreUnfixed: named?.ignoreUnfixed ?? values['ignore-unfixed'],

@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadPromotionSettings, type PromotionSettings } from '../../steps/lib/promotion-settings.ts';
+import type { z } from 'zod';
+import { loadPromotionSettings, type promotionSettingsSchema } from '../../steps/lib/promotion-settings.ts';
 import { main as policyMain } from '../../steps/policy/cli.ts';
 import { main as scanMain } from '../../steps/scan/cli.ts';
 import { main as verifyMain } from '../../steps/verify/cli.ts';
@@ -17,7 +18,7 @@ describe('the step CLIs look names up as own keys', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'forge-settings-'));
     settingsFile = join(dir, 'settings.json');
-    const settings: PromotionSettings = {
+    const settings: z.input<typeof promotionSettingsSchema> = {
       transparencyLog: false,
       verificationKeys: { developers: { publicKey: PEM } },
       scanPolicies: { default: { threshold: 'HIGH', ignoreUnfixed: false, exceptions: [] } },
