@@ -4,7 +4,17 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { BRIDGE, CONTAINERD_SOCK, NODE_IP, NODE_NAME, PKI, POD_CIDR, RUN, STATE, VERSIONS } from './layout.ts';
 
+/** containerd's per-registry host configuration directory (certs.d). */
+export const REGISTRY_HOSTS_DIR = path.join(STATE, 'containerd', 'certs.d');
+
+/** Lets the node pull from a registry served over plain HTTP (a test's registry on the node address). */
+export function allowPlainHttpRegistry(host: string, dir = REGISTRY_HOSTS_DIR): void {
+  fs.mkdirSync(path.join(dir, host), { recursive: true });
+  fs.writeFileSync(path.join(dir, host, 'hosts.toml'), `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`);
+}
+
 export function writeContainerdConfig(pause: string): string {
+  fs.mkdirSync(REGISTRY_HOSTS_DIR, { recursive: true });
   const file = path.join(STATE, 'containerd', 'config.toml');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.mkdirSync(path.join(STATE, 'cni', 'net.d'), { recursive: true });
@@ -45,6 +55,10 @@ oom_score = 0
         BinaryName = "${process.env.FORGE_CLUSTER_RUNC || VERSIONS.apt.runc!.binary}"
         Root = "${path.join(RUN, 'runc')}"
         SystemdCgroup = false
+  # Per-registry hosts (certs.d/<host:port>/hosts.toml), read at each pull: a test that serves a
+  # registry over plain HTTP on the node address lets the kubelet pull from it (registryHosts).
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${REGISTRY_HOSTS_DIR}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${path.join(STATE, 'cni', 'net.d')}"

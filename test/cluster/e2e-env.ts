@@ -153,11 +153,12 @@ export function submittedName(r: RunResult): string {
 }
 
 /** `git daemon` serving `baseDir` read-only on host:port; resolves once it accepts connections. */
-export async function gitDaemon(baseDir: string, host: string): Promise<{ url: (repo: string) => string; stop: () => Promise<void>; process: ChildProcess }> {
+export async function gitDaemon(baseDir: string, host: string, opts: { push?: boolean } = {}): Promise<{ url: (repo: string) => string; stop: () => Promise<void>; process: ChildProcess }> {
   const port = await freePort(host);
   const child = spawn(
     toolPath('git'),
-    ['daemon', `--listen=${host}`, `--port=${port}`, `--base-path=${baseDir}`, '--export-all', '--reuseaddr', '--informative-errors', baseDir],
+    // push: anonymous receive-pack, for a GitOps repository the release pool's workers push to.
+    ['daemon', `--listen=${host}`, `--port=${port}`, `--base-path=${baseDir}`, '--export-all', '--reuseaddr', '--informative-errors', ...(opts.push ? ['--enable=receive-pack'] : []), baseDir],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -246,7 +247,11 @@ export async function synthesizeAndApply(
   for (const chart of ['rbac', ...(opts.charts ?? [])]) await kubectl(env, ['apply', '-f', path.join(outdir, `${chart}.yaml`)]);
   const templates = fs.readFileSync(path.join(outdir, 'workflow-templates.yaml'), 'utf8');
   for (const name of [opts.template].flat()) {
-    const doc = templates.split(/^---$/m).find((d) => new RegExp(`^\\s*name: ${name}\\s*$`, 'm').test(d) && /kind: WorkflowTemplate/.test(d));
+    // By metadata.name: a template's text also names the templates it references.
+    const doc = templates.split(/^---$/m).find((d) => {
+      const o = parse(d) as { kind?: string; metadata?: { name?: string } } | null;
+      return o?.kind === 'WorkflowTemplate' && o.metadata?.name === name;
+    });
     if (!doc) throw new Error(`${name} is not in the synthesized templates`);
     await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], doc);
   }

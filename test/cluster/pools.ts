@@ -55,6 +55,12 @@ export interface PoolsOptions {
   keda?: { pollingInterval: number; cooldownPeriod: number };
   /** Seconds a stopping worker has (the worker hands its jobs back 10 s before). */
   grace?: number;
+  /**
+   * The release stage too (release.e2e.ts): one artifact and one release worker, these templates
+   * and charts, and the release, promotion and registry settings `adjust` puts in the config.
+   * Without it the config has no release section (the pipeline ends after its groups).
+   */
+  release?: { templates: string[]; charts: string[]; adjust: (config: Record<string, unknown>) => void };
 }
 
 /**
@@ -67,7 +73,8 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
   const at = image.lastIndexOf(':');
   const ciReplicas = opts.ciReplicas ?? 2;
   const ciMax = Math.max(ciReplicas, opts.ciMaxReplicas ?? ciReplicas);
-  await createVolumes(env, 2 + ciMax + 2);
+  const releasing = opts.release ? 1 : 0;
+  await createVolumes(env, 2 + ciMax + 2 + 2 * releasing);
   // One password per pool user: NATS admits only them, each with its own permissions.
   // Starting with a letter: nats-server reads a `$VARIABLE`'s value as a config token, and one
   // starting with `-` and a letter (base64url has `-`) stops it ("variable reference for
@@ -76,8 +83,8 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
   await kubectl(env, ['-n', env.namespace, 'apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: USERS_SECRET, namespace: env.namespace }, stringData: passwords }));
   const pool = (replicas: number, max = replicas, slots = 3) => ({ minReplicas: replicas, maxReplicas: Math.max(1, max), slots, cacheSize: '1Gi', storageClass: STORAGE_CLASS, resources: small, terminationGracePeriodSeconds: opts.grace ?? 20 });
   await synthesizeAndApply(env, tmp, {
-    template: ['forge-phase', 'forge-pipeline'],
-    charts: ['nats', 'worker-pools'],
+    template: ['forge-phase', 'forge-pipeline', ...(opts.release?.templates ?? [])],
+    charts: ['nats', 'worker-pools', ...(opts.release?.charts ?? [])],
     adjust: (config) => {
       config.images = { ...(config.images as object), nats: { repository: image.slice(0, at), tag: image.slice(at + 1) } };
       config.pipeline = { ...(config.pipeline as object), phaseGroupSlots: 6 };
@@ -90,12 +97,14 @@ export async function deployPools(env: E2eEnv, tmp: string, opts: PoolsOptions =
         keda: opts.keda ? { enabled: true, namespace: 'keda', ...opts.keda } : { enabled: false },
         discovery: pool(1),
         ci: pool(ciReplicas, ciMax, opts.ciSlots),
-        artifact: pool(0),
-        release: pool(0),
+        artifact: pool(releasing),
+        release: pool(releasing),
       };
+      delete config.release;
+      opts.release?.adjust(config);
     },
   });
-  for (const set of ['forge-nats', 'forge-worker-discovery', 'forge-worker-ci']) {
+  for (const set of ['forge-nats', 'forge-worker-discovery', 'forge-worker-ci', ...(releasing ? ['forge-worker-artifact', 'forge-worker-release'] : [])]) {
     await kubectl(env, ['-n', env.namespace, 'rollout', 'status', `statefulset/${set}`, '--timeout=240s']).catch(async (e: Error) => {
       // What the pods said, including a crashed container's last words.
       const pod = `${set}-0`;

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 // docs/releases.md "Artifacts"): crane appends one layer with the app (/app) onto the node image
 // FORGE_BASE_IMAGE, sets `node /app/server.mjs` as entrypoint and cmd and the non-root user
 // 65532:65532 (nonroot in the forge step image's /etc/passwd), pushes the result to a throw-away
-// loopback registry (`crane registry serve`, in memory), and pulls it from there as the OCI
+// loopback registry (`crane registry serve`, its blobs on disk: a base of hundreds of MB must
+// not sit in the producer's memory), and pulls it from there as the OCI
 // image layout forge publishes: $FORGE_ARTIFACT_DIR/image. The same sources and base give the
 // same digest (mtime 0, owner 0, sorted entries).
 const run = promisify(execFile);
@@ -21,7 +22,8 @@ const insecure = (ref) => ((process.env.FORGE_INSECURE_REGISTRIES ?? '').split('
 const platform = process.env.FORGE_IMAGE_PLATFORM ?? `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
 
 const work = mkdtempSync(join(tmpdir(), 'api-image-'));
-const registry = spawn('crane', ['registry', 'serve', '--address', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+mkdirSync(join(work, 'blobs'));
+const registry = spawn('crane', ['registry', 'serve', '--address', '127.0.0.1:0', '--disk', join(work, 'blobs')], { stdio: ['ignore', 'ignore', 'pipe'] });
 try {
   writeFileSync(join(work, 'app.tar'), tar([
     ['app/', null],
