@@ -6,7 +6,7 @@
  * the release job), NATS, PostgreSQL, a registry. The baseline, in the same run: the same work
  * with the artifact jobs one after another (a second commit, so nothing is reused).
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { startNats } from '../../steps/local/nats.ts';
