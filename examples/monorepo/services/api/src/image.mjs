@@ -1,17 +1,18 @@
-import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 
-// The api-server image, built without a Docker daemon (forge's container producer contract,
-// docs/releases.md "Artifacts"): crane appends one layer with the app (/app) onto the node image
-// FORGE_BASE_IMAGE, sets `node /app/server.mjs` as entrypoint and cmd and the non-root user
-// 65532:65532 (nonroot in the forge step image's /etc/passwd), pushes the result to a throw-away
-// loopback registry (`crane registry serve`, its blobs on disk: a base of hundreds of MB must
-// not sit in the producer's memory), and pulls it from there as the OCI
-// image layout forge publishes: $FORGE_ARTIFACT_DIR/image. The same sources and base give the
-// same digest (mtime 0, owner 0, sorted entries).
+// The api-server image, built without a Docker daemon or a registry (forge's container producer
+// contract, docs/releases.md "Artifacts"): `crane pull --format oci` writes the node image
+// FORGE_BASE_IMAGE as an OCI image layout in $FORGE_ARTIFACT_DIR/image, and this script adds one
+// layer with the app (/app) and a new config — `node /app/server.mjs`, the non-root user
+// 65532:65532 (nonroot in the forge step image's /etc/passwd), /app, port 8080 — as the OCI
+// image spec describes them: blobs named by their sha256, the config listing the layer's
+// uncompressed digest, a manifest, index.json pointing at it. The same sources and base give the
+// same digest (mtime 0, owner 0, sorted entries, gzip without a timestamp, a fixed `created`).
 const run = promisify(execFile);
 const out = process.env.FORGE_ARTIFACT_DIR;
 const base = process.env.FORGE_BASE_IMAGE;
@@ -20,43 +21,47 @@ if (!base) throw new Error('FORGE_BASE_IMAGE is not set: name the node base imag
 const USER = '65532:65532';
 const insecure = (ref) => ((process.env.FORGE_INSECURE_REGISTRIES ?? '').split(',').map((h) => h.trim()).includes(ref.split('/')[0]) ? ['--insecure'] : []);
 const platform = process.env.FORGE_IMAGE_PLATFORM ?? `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
+const layout = join(out, 'image');
 
-const work = mkdtempSync(join(tmpdir(), 'api-image-'));
-mkdirSync(join(work, 'blobs'));
-const registry = spawn('crane', ['registry', 'serve', '--address', '127.0.0.1:0', '--disk', join(work, 'blobs')], { stdio: ['ignore', 'ignore', 'pipe'] });
-try {
-  writeFileSync(join(work, 'app.tar'), tar([
-    ['app/', null],
-    ['app/package.json', Buffer.from(`${JSON.stringify({ name: 'api', private: true, type: 'module' })}\n`)],
-    ['app/server.mjs', readFileSync(new URL('./server.mjs', import.meta.url))],
-  ]));
-  const port = await servingPort(registry);
-  const built = `127.0.0.1:${port}/api:build`;
-  await run('crane', ['mutate', ...insecure(base), '--platform', platform, base, '--append', join(work, 'app.tar'), '--entrypoint', 'node', '--cmd', '/app/server.mjs', '--user', USER, '--workdir', '/app', '--env', 'PORT=8080', '--exposed-ports', '8080/tcp', '--tag', built]);
-  await run('crane', ['pull', '--format', 'oci', built, join(out, 'image')]);
-  console.log(`api-server image from ${base} written to ${join(out, 'image')}`);
-} finally {
-  registry.kill();
-  rmSync(work, { recursive: true, force: true });
-}
+await run('crane', ['pull', ...insecure(base), '--platform', platform, '--format', 'oci', base, layout], { maxBuffer: 16 * 1024 * 1024 });
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+const blob = (digest) => join(layout, 'blobs', ...digest.split(':'));
+const put = (bytes) => {
+  const digest = `sha256:${sha256(bytes)}`;
+  writeFileSync(blob(digest), bytes);
+  return { digest, size: bytes.length };
+};
+const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+if (index.manifests?.length !== 1) throw new Error(`${base}: expected one image in the pulled layout, found ${index.manifests?.length ?? 0}`);
+const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8'));
+const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8'));
 
-/** The port `crane registry serve` reports ("serving on port N"). */
-function servingPort(child) {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`crane registry serve did not start: ${log}`)), 15_000);
-    child.once('error', (e) => reject(new Error(`cannot start crane (is it on PATH?): ${e.message}`)));
-    child.once('exit', (code) => reject(new Error(`crane registry serve exited (${code}): ${log}`)));
-    child.stderr.setEncoding('utf8').on('data', (text) => {
-      log = (log + text).slice(-4000);
-      const m = /serving on port (\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-}
+const tarball = tar([
+  ['app/', null],
+  ['app/package.json', Buffer.from(`${JSON.stringify({ name: 'api', private: true, type: 'module' })}\n`)],
+  ['app/server.mjs', readFileSync(new URL('./server.mjs', import.meta.url))],
+]);
+const layer = put(gzipSync(tarball, { level: 9 }));
+const created = '2026-01-01T00:00:00Z';
+config.rootfs.diff_ids.push(`sha256:${sha256(tarball)}`);
+config.history = [...(config.history ?? []), { created, created_by: 'forge examples/monorepo api: build.mjs --image' }];
+config.created = created;
+config.config = {
+  ...config.config,
+  Entrypoint: ['node'],
+  Cmd: ['/app/server.mjs'],
+  User: USER,
+  WorkingDir: '/app',
+  Env: [...(config.config?.Env ?? []).filter((e) => !e.startsWith('PORT=')), 'PORT=8080'],
+  ExposedPorts: { '8080/tcp': {} },
+};
+const configBlob = put(Buffer.from(JSON.stringify(config)));
+manifest.config = { ...manifest.config, ...configBlob };
+manifest.layers = [...manifest.layers, { mediaType: manifest.mediaType === 'application/vnd.oci.image.manifest.v1+json' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip', ...layer }];
+const manifestBlob = put(Buffer.from(JSON.stringify(manifest)));
+index.manifests = [{ ...index.manifests[0], digest: manifestBlob.digest, size: manifestBlob.size }];
+writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
+console.log(`api-server image from ${base} written to ${layout} (${manifestBlob.digest})`);
 
 /** A reproducible ustar archive: entries in order, mtime 0, owner 0:0, 0755 directories, 0644 files. */
 function tar(entries) {
