@@ -35,8 +35,9 @@ let registry: Registry | undefined;
 let postgres: PostgresServer | undefined;
 let daemon: Awaited<ReturnType<typeof gitDaemon>> | undefined;
 let repoUrl: string;
+let databaseUrl: string;
 let commit: string;
-let scanner: { stop(): void; attested: string[] } | undefined;
+let scanner: ReturnType<typeof startScanner> | undefined;
 const keys = {} as Record<'build' | 'release' | 'scanner' | 'promotion', { privateKey: string; publicKey: string }>;
 const insecureBefore = process.env.FORGE_INSECURE_REGISTRIES;
 
@@ -59,8 +60,9 @@ async function pushBase(host: string): Promise<string> {
 }
 
 /** The platform scanner, played by the test: attests each image that arrives in the incoming registry. */
-function startScanner(images: string[]): { stop(): void; attested: string[] } {
+function startScanner(images: string[]): { stop(): void; attested: string[]; errors: string[] } {
   const attested: string[] = [];
+  const errors: string[] = [];
   let stopped = false;
   void (async () => {
     while (!stopped && attested.length < images.length) {
@@ -68,13 +70,15 @@ function startScanner(images: string[]): { stop(): void; attested: string[] } {
         const digest = await crane(['digest', '--insecure', image]).then((d) => d.trim(), () => undefined);
         if (!digest) continue;
         const repository = image.slice(0, image.lastIndexOf(':'));
-        await attestScan(`${repository}@${digest}`, trivyReport(repository, digest, '65532'), keys.scanner.privateKey);
-        attested.push(image);
+        await attestScan(`${repository}@${digest}`, trivyReport(repository, digest, '65532'), keys.scanner.privateKey).then(
+          () => attested.push(image),
+          (e: Error) => errors.push(e.message),
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
-  return { stop: () => void (stopped = true), attested };
+  return { stop: () => void (stopped = true), attested, errors };
 }
 
 beforeAll(async () => {
@@ -88,11 +92,13 @@ beforeAll(async () => {
   const ownerUrl = await postgres.createDatabase('forge_records');
   await postgres.query('CREATE ROLE forge_step LOGIN');
   await execa(process.execPath, [FORGE, 'records', 'migrate', '--database-url', ownerUrl, '--runtime-role', 'forge_step']);
-  const databaseUrl = ownerUrl.replace(/^postgresql:\/\/[^@]+@/, 'postgresql://forge_step@');
+  databaseUrl = ownerUrl.replace(/^postgresql:\/\/[^@]+@/, 'postgresql://forge_step@');
+  // The cluster's keys are encrypted (their passwords are Secret keys); the test's scanner's is not.
   for (const k of ['build', 'release', 'scanner', 'promotion'] as const) {
     const dir = fs.mkdtempSync(path.join(tmp, `${k}-`));
-    keys[k] = await generateKeyPair(dir, KEY_PASSWORD);
-    fs.writeFileSync(path.join(dir, 'cosign.password'), KEY_PASSWORD);
+    const password = k === 'scanner' ? '' : KEY_PASSWORD;
+    keys[k] = await generateKeyPair(dir, password);
+    fs.writeFileSync(path.join(dir, 'cosign.password'), password);
   }
   const base = await pushBase(registry.host);
 
@@ -157,7 +163,8 @@ beforeAll(async () => {
           gitops: { url: gitopsUrl, branch: 'main' },
           environments: {
             dev: { allowedTriggers: ['branch_push', 'tag', 'manual'], autoDeploy: true },
-            production: { allowedTriggers: ['tag', 'manual'], requiresApproval: true },
+            // Takes main's releases, once a person approves (forge-deploy's suspend node).
+            prod: { allowedTriggers: ['branch_push', 'tag', 'manual'], allowedBranches: ['main'], requiresApproval: true },
           },
           baseImage: base,
           timeoutSeconds: 1800,
@@ -188,7 +195,7 @@ describe('forge-pipeline releases api on the real cluster', () => {
     if (wf.status.phase !== 'Succeeded') {
       const logs = await argo(env, ['logs', name, '--no-color'], 60_000);
       const table = nodes.map((n) => `  ${n.displayName} ${n.type} ${n.phase}${n.message ? `: ${n.message}` : ''}`).join('\n');
-      throw new Error(`${name} ended ${wf.status.phase}: ${wf.status.message ?? ''}\n${table}\n${logs.stdout}\n${await workerLogs(env, 'artifact')}\n${await workerLogs(env, 'release')}`);
+      throw new Error(`${name} ended ${wf.status.phase}: ${wf.status.message ?? ''}\nscanner: ${scanner!.attested.length} attested, errors: ${scanner!.errors.join('; ') || 'none'}\n${table}\n${logs.stdout}\n${await workerLogs(env, 'artifact')}\n${await workerLogs(env, 'release')}`);
     }
     const ran = (template: string) => nodes.filter((n) => n.type === 'Pod' && (n.templateName ?? n.templateRef?.template) === template && n.phase === 'Succeeded').length;
     // The release stage's nodes, each once: plan, the artifact, the promotion's gates, the release, the deployment.
@@ -217,5 +224,59 @@ describe('forge-pipeline releases api on the real cluster', () => {
     const pods = JSON.parse(await kubectl(env, ['-n', APPS_NAMESPACE, 'get', 'pods', '-l', 'app=api', '-o', 'json'])) as { items: { status: { containerStatuses: { ready: boolean; imageID: string }[] } }[] };
     expect(pods.items[0]!.status.containerStatuses[0]).toMatchObject({ ready: true });
     expect(pods.items[0]!.status.containerStatuses[0]!.imageID).toContain(image.slice(image.indexOf('@') + 1));
+
+    // For the closing note: the release image's manifest and metadata, the pointer commit, the plugin's output.
+    const releaseImage = `${registry!.host}/releases/${repositoryName(repoUrl)}/api:${commit}`;
+    const summary = [
+      `$ argo get ${name}`, (await argo(env, ['get', name, '--no-color'])).stdout,
+      `$ crane manifest ${releaseImage}`, await crane(['manifest', '--insecure', releaseImage]),
+      `$ crane config ${releaseImage}`, await crane(['config', '--insecure', releaseImage]),
+      `$ crane ls ${releaseImage.slice(0, releaseImage.lastIndexOf(':'))}`, await crane(['ls', '--insecure', releaseImage.slice(0, releaseImage.lastIndexOf(':'))]),
+      '$ git show --stat HEAD (GitOps repository)', await git(['-C', clone, 'show', '--stat', 'HEAD']),
+      `$ forge cmp generate (${pointerDir})`, generated.stdout,
+      `$ kubectl -n ${APPS_NAMESPACE} get deployment api`, await kubectl(env, ['-n', APPS_NAMESPACE, 'get', 'deployment', 'api', '-o', 'wide']),
+    ];
+    fs.writeFileSync(path.join(os.tmpdir(), 'forge-e2e-release.txt'), summary.join('\n'));
   }, 1_800_000);
+
+  it('forge-deploy to a protected environment waits in its suspend node; resumed, it deploys only with an active approval', async () => {
+    const submit = async () => submittedName(await argo(env, ['submit', '--from', 'workflowtemplate/forge-deploy', '-o', 'name', '-p', `repo-url=${repoUrl}`, '-p', 'project=api', '-p', 'environment=prod', '-p', 'release=main-1']));
+    const suspended = async (name: string) => {
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        const wf = await getWorkflow(env, name);
+        const approval = Object.values(wf.status.nodes ?? {}).find((n) => n.displayName === 'approval');
+        if (approval?.phase === 'Running' && approval.type === 'Suspend') return;
+        if (wf.status.phase !== 'Running' && wf.status.phase !== 'Pending') throw new Error(`${name} ended ${wf.status.phase} before its approval node: ${wf.status.message ?? ''}`);
+        if (Date.now() > deadline) throw new Error(`${name} never reached its approval node`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    };
+    const finished = async (name: string) => {
+      await argo(env, ['wait', name], 300_000);
+      return getWorkflow(env, name);
+    };
+
+    // Resumed without an approval: the deploy node refuses, nothing is committed.
+    const early = await submit();
+    await suspended(early);
+    await argo(env, ['resume', early]);
+    const refused = await finished(early);
+    expect(refused.status.phase).toBe('Failed');
+    const deployNode = Object.values(refused.status.nodes ?? {}).find((n) => n.displayName === 'deploy');
+    expect(deployNode?.message).toMatch(/prod needs an active approval of release 1/);
+
+    // Approved (the approver's identity recorded), then resumed: deployed, the approver in the pointer.
+    const name = await submit();
+    await suspended(name);
+    const approve = await execa(process.execPath, [FORGE, 'approve', 'prod', repositoryName(repoUrl), 'api', '1', '--by', 'alice@example.test', '--reason', 'e2e: change signed off', '--database-url', databaseUrl], { reject: false });
+    expect(approve.exitCode, approve.stdout + approve.stderr).toBe(0);
+    await argo(env, ['resume', name]);
+    const done = await finished(name);
+    expect(done.status.phase, done.status.message).toBe('Succeeded');
+    const clone = path.join(tmp, 'gitops-prod');
+    await git(['clone', '-q', path.join(tmp, 'served', 'gitops.git'), clone]);
+    const pointer = YAML.parse(fs.readFileSync(path.join(clone, 'environments', 'prod', repositoryName(repoUrl), 'api', 'release.yaml'), 'utf8')) as { spec: Record<string, unknown> };
+    expect(pointer.spec).toMatchObject({ release: commit, approvedBy: 'alice@example.test', deployedBy: `workflow/${env.namespace}/${name}` });
+  }, 900_000);
 });
