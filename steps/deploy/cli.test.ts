@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { defaultDataDir, openDatabase } from '../lib/records/db.ts';
 import { ReleaseRecords } from '../lib/records/releases.ts';
+import { createGitopsRepo } from '../../test/helpers/gitops.ts';
 
 // `forge deploy` and `forge rollback` as a person runs them: embedded records, a bare GitOps repository.
 const forge = fileURLToPath(new URL('../../bin/forge.mjs', import.meta.url));
@@ -20,12 +21,7 @@ const run = (command: 'deploy' | 'rollback', args: string[], env: Record<string,
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'forge-deploy-cli-'));
   state = join(tmp, 'state');
-  remote = join(tmp, 'gitops.git');
-  await execa('git', ['init', '-q', '--bare', '--initial-branch=main', remote]);
-  const seed = join(tmp, 'seed');
-  await execa('git', ['clone', '-q', remote, seed]);
-  await execa('git', ['-C', seed, '-c', 'user.name=t', '-c', 'user.email=t@e', 'commit', '-q', '--allow-empty', '-m', 'GitOps repository']);
-  await execa('git', ['-C', seed, 'push', '-q', 'origin', 'HEAD:main']);
+  remote = await createGitopsRepo(tmp);
   const db = await openDatabase({ dataDir: defaultDataDir(state) });
   const releases = new ReleaseRecords(db);
   await releases.recordRelease({ repository: 'acme/monorepo', project: 'api', commit: sha('a'), trigger: 'branch', branch: 'main' });

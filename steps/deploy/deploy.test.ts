@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { failure } from '../../test/helpers/forge-error.ts';
-import { startPostgres, type PostgresServer } from '../../test/helpers/postgres.ts';
+import { postgresForSuite } from '../../test/helpers/postgres.ts';
 import { openAsRuntimeRole, tempRecordsDatabase } from '../../test/helpers/records.ts';
 import { ApprovalRecords } from '../lib/records/approvals.ts';
 import { DeploymentRecords } from '../lib/records/deployments.ts';
@@ -13,6 +13,7 @@ import { ReleaseRecords } from '../lib/records/releases.ts';
 import { environmentsSchema } from '../lib/release/environment-policy.ts';
 import { renderPointer } from '../lib/release/pointer.ts';
 import { deployRelease, planDeployment, rollbackTarget, type DeployDeps } from './deploy.ts';
+import { createGitopsRepo } from '../../test/helpers/gitops.ts';
 
 // deployRelease end to end: embedded records (PGlite) and a real bare GitOps repository.
 const sha = (c: string) => c.repeat(40);
@@ -26,12 +27,7 @@ let deps: DeployDeps;
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'forge-deploy-'));
-  remote = join(tmp, 'gitops.git');
-  await execa('git', ['init', '-q', '--bare', '--initial-branch=main', remote]);
-  const seed = join(tmp, 'seed');
-  await execa('git', ['clone', '-q', remote, seed]);
-  await execa('git', ['-C', seed, '-c', 'user.name=t', '-c', 'user.email=t@e', 'commit', '-q', '--allow-empty', '-m', 'GitOps repository']);
-  await execa('git', ['-C', seed, 'push', '-q', 'origin', 'HEAD:main']);
+  remote = await createGitopsRepo(tmp);
   records = await tempRecordsDatabase('forge-deploy-records');
   const releases = new ReleaseRecords(records.db);
   deps = { releases, approvals: new ApprovalRecords(records.db), deployments: new DeploymentRecords(records.db), environments: environmentsSchema.parse(undefined), gitops: { url: remote } };
@@ -182,16 +178,10 @@ describe('deployRelease', () => {
 });
 
 describe('deployRelease as the runtime role of a PostgreSQL server', () => {
-  let server: PostgresServer | undefined;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const postgres = postgresForSuite();
 
   test('an approved production deployment and a rollback, with only the runtime grants', async () => {
-    const step = await openAsRuntimeRole(server!, 'deploy_roles');
+    const step = await openAsRuntimeRole(postgres(), 'deploy_roles');
     try {
       const releases = new ReleaseRecords(step);
       const pg: DeployDeps = { ...deps, releases, approvals: new ApprovalRecords(step), deployments: new DeploymentRecords(step) };

@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import YAML from 'yaml';
 import { generate } from '../../steps/cmp/generate.ts';
 import { generateKeyPair, signImage } from '../../steps/lib/cosign.ts';
@@ -17,6 +16,7 @@ import { runTool } from '../../steps/lib/exec.ts';
 import { pushRelease } from '../../steps/lib/release/release-image.ts';
 import { updatePointer } from '../../steps/lib/release/pointer.ts';
 import { packResources, sha256 } from '../../steps/lib/release/resources-layer.ts';
+import { createGitopsRepo } from '../helpers/gitops.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { releaseTime } from './release-time.ts';
 
@@ -72,12 +72,7 @@ async function generateLatency(dir: string, log: (l: string) => void): Promise<{
 }
 
 async function pointerThroughput(dir: string, log: (l: string) => void): Promise<{ concurrent: number; sequential: number }> {
-  const remote = join(dir, 'gitops.git');
-  await execa('git', ['init', '-q', '--bare', '--initial-branch=main', remote]);
-  const seed = join(dir, 'seed');
-  await execa('git', ['clone', '-q', remote, seed]);
-  await execa('git', ['-C', seed, '-c', 'user.name=b', '-c', 'user.email=b@e', 'commit', '-q', '--allow-empty', '-m', 'init']);
-  await execa('git', ['-C', seed, 'push', '-q', 'origin', 'HEAD:main']);
+  const remote = await createGitopsRepo(dir);
   const update = (i: number, round: string) =>
     updatePointer({ environment: 'dev', repository: 'acme/monorepo', project: `p${i}`, release: round.repeat(40), aliases: { numeric: 1 }, deployedBy: 'bench' }, { url: remote, maxAttempts: 50 });
   let t = performance.now();

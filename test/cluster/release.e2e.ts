@@ -247,7 +247,8 @@ describe('forge-pipeline releases api on the real cluster', () => {
         const wf = await getWorkflow(env, name);
         const approval = Object.values(wf.status.nodes ?? {}).find((n) => n.displayName === 'approval');
         if (approval?.phase === 'Running' && approval.type === 'Suspend') return;
-        if (wf.status.phase !== 'Running' && wf.status.phase !== 'Pending') throw new Error(`${name} ended ${wf.status.phase} before its approval node: ${wf.status.message ?? ''}`);
+        // No phase yet: the controller has not picked the workflow up.
+        if (wf.status.phase && wf.status.phase !== 'Running' && wf.status.phase !== 'Pending') throw new Error(`${name} ended ${wf.status.phase} before its approval node: ${wf.status.message ?? ''}`);
         if (Date.now() > deadline) throw new Error(`${name} never reached its approval node`);
         await new Promise((r) => setTimeout(r, 2000));
       }

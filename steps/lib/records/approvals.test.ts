@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from '../../../test/helpers/postgres.ts';
+import { postgresForSuite } from '../../../test/helpers/postgres.ts';
 import { openAsRuntimeRole } from '../../../test/helpers/records.ts';
 import { ForgeError } from '../errors.ts';
 import { ApprovalRecords } from './approvals.ts';
@@ -60,16 +60,10 @@ describe('approvals (PGlite)', () => {
 });
 
 describe('approvals as the runtime role (PostgreSQL server)', () => {
-  let server: PostgresServer | undefined;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const postgres = postgresForSuite();
 
   it('approves and revokes, but cannot choose approved_at or stretch an expiry', async () => {
-    const step = await openAsRuntimeRole(server!, 'approvals_roles');
+    const step = await openAsRuntimeRole(postgres(), 'approvals_roles');
     try {
       await new ReleaseRecords(step).recordRelease({ repository: 'acme/monorepo', project: 'api', commit: sha('a'), trigger: 'manual' });
       const approvals = new ApprovalRecords(step);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failure } from '../../../test/helpers/forge-error.ts';
-import { startPostgres, type PostgresServer } from '../../../test/helpers/postgres.ts';
+import { postgresForSuite } from '../../../test/helpers/postgres.ts';
 import { openAsRuntimeRole, tempRecordsDatabase } from '../../../test/helpers/records.ts';
 import { ApprovalRecords } from './approvals.ts';
 import type { Database } from './db.ts';
@@ -76,16 +76,10 @@ describe('deployments (PGlite)', () => {
 });
 
 describe('deployments as the runtime role (PostgreSQL server)', () => {
-  let server: PostgresServer | undefined;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const postgres = postgresForSuite();
 
   it('records a deployment (no sequence grant needed), but cannot choose deployed_at or the order, or rewrite a row', async () => {
-    const step = await openAsRuntimeRole(server!, 'deployments_roles');
+    const step = await openAsRuntimeRole(postgres(), 'deployments_roles');
     try {
       const r = await seed(step);
       const deployments = new DeploymentRecords(step);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from '../../../test/helpers/postgres.ts';
+import { postgresForSuite } from '../../../test/helpers/postgres.ts';
 import { openAsRuntimeRole } from '../../../test/helpers/records.ts';
 import { ForgeError } from '../errors.ts';
 import { openDatabase, type Database } from './db.ts';
@@ -88,17 +88,10 @@ describe('release records (PGlite)', () => {
 });
 
 describe('release records (PostgreSQL server)', () => {
-  let server: PostgresServer | undefined;
-
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const postgres = postgresForSuite();
 
   it('20 releases of one project at once, from 20 connections: numbers 1–20, none twice, none skipped', async () => {
-    const url = await server!.createDatabase('release_race');
+    const url = await postgres().createDatabase('release_race');
     await (await openDatabase({ url, schema: 'migrate' })).close();
     const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url, schema: 'check', maxConnections: 5 })));
     try {
@@ -114,7 +107,7 @@ describe('release records (PostgreSQL server)', () => {
   }, 120_000);
 
   it('the runtime role may record and read releases, and nothing more', async () => {
-    const step = await openAsRuntimeRole(server!, 'release_roles');
+    const step = await openAsRuntimeRole(postgres(), 'release_roles');
     try {
       const records = new ReleaseRecords(step);
       expect(await records.recordRelease(release(1))).toMatchObject({ number: 1, created: true });

@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isForgeError } from '../errors.ts';
 import { updatePointer, type PointerInput } from './pointer.ts';
+import { createGitopsRepo } from '../../../test/helpers/gitops.ts';
 
 // GitOps pointers in a real bare git repository: the seed's format, no commit when nothing
 // changes, and concurrent writers that all land on a linear history without a forced push.
@@ -16,12 +17,7 @@ const sha = (c: string) => c.repeat(40);
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'forge-pointer-'));
-  remote = join(tmp, 'gitops.git');
-  await execa('git', ['init', '-q', '--bare', '--initial-branch=main', remote]);
-  const seed = join(tmp, 'seed');
-  await execa('git', ['clone', '-q', remote, seed]);
-  await execa('git', ['-C', seed, '-c', 'user.name=t', '-c', 'user.email=t@e', 'commit', '-q', '--allow-empty', '-m', 'GitOps repository']);
-  await execa('git', ['-C', seed, 'push', '-q', 'origin', 'HEAD:main']);
+  remote = await createGitopsRepo(tmp);
 });
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
