@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { failure } from '../../test/helpers/forge-error.ts';
-import { postgresForSuite } from '../../test/helpers/postgres.ts';
+import { postgresForSuite } from '../../test/helpers/postgres-suite.ts';
 import { openAsRuntimeRole, tempRecordsDatabase } from '../../test/helpers/records.ts';
 import { ApprovalRecords } from '../lib/records/approvals.ts';
 import { DeploymentRecords } from '../lib/records/deployments.ts';

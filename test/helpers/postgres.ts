@@ -4,7 +4,6 @@ import { appendFile, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll } from 'vitest';
 import pg from 'pg';
 import { ForgeError } from '../../steps/lib/errors.ts';
 import { isExecutable, toolPath } from '../../steps/lib/tools.ts';
@@ -217,23 +216,4 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (await within(10_000)) return;
   child.kill('SIGKILL');
   await within(5_000);
-}
-
-
-/**
- * A real PostgreSQL server for the tests of one `describe` block: started before them, stopped
- * after. Returns its getter (the server exists once the block's `beforeAll` ran).
- */
-export function postgresForSuite(): () => PostgresServer {
-  let server: PostgresServer | undefined;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-  });
-  return () => {
-    if (!server) throw new Error('the PostgreSQL server of this suite is not started (use it inside a test)');
-    return server;
-  };
 }

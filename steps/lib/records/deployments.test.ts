@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failure } from '../../../test/helpers/forge-error.ts';
-import { postgresForSuite } from '../../../test/helpers/postgres.ts';
+import { postgresForSuite } from '../../../test/helpers/postgres-suite.ts';
 import { openAsRuntimeRole, tempRecordsDatabase } from '../../../test/helpers/records.ts';
 import { ApprovalRecords } from './approvals.ts';
 import type { Database } from './db.ts';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresForSuite } from '../../../test/helpers/postgres.ts';
+import { postgresForSuite } from '../../../test/helpers/postgres-suite.ts';
 import { openAsRuntimeRole } from '../../../test/helpers/records.ts';
 import { ForgeError } from '../errors.ts';
 import { openDatabase, type Database } from './db.ts';
