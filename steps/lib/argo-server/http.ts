@@ -67,6 +67,8 @@ export function unreachable(base: string, what: string, e: unknown, redact: (s: 
   return new ForgeError(
     'ARGO_SERVER_UNREACHABLE',
     redact(`cannot reach the Argo Server at ${base} to ${what} (${reason}): check --server (or ARGO_SERVER), that \`argo server\` runs there and that this machine can reach its port`),
+    [],
+    { cause: e },
   );
 }
 

@@ -63,8 +63,9 @@ export async function* watchWorkflow(conn: ArgoServerConnection, namespace: stri
     } catch (e) {
       if (options.signal?.aborted) return;
       if (!retriable(e)) throw e;
-      const err = e as Error & { cause?: { code?: string } };
-      reason = conn.redact(err.cause?.code ?? err.message);
+      // A short reason for the progress line: the network error's code, or the HTTP status.
+      const err = e as Error & { cause?: { code?: string; cause?: { code?: string } } };
+      reason = conn.redact(err.cause?.cause?.code ?? err.cause?.code ?? /HTTP \d{3}/.exec(err.message)?.[0] ?? err.message.slice(0, 200));
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       abort.abort();
