@@ -29,8 +29,8 @@ Options (each may also come from FORGE_<OPTION>):
 `;
 
 const schema = z.object({
-  'repo-url': z.string().min(1, 'is required'),
-  commit: z.string().min(1, 'is required'),
+  'repo-url': z.string().optional(),
+  commit: z.string().optional(),
   branch: z.string().optional(),
   tag: z.string().optional(),
   pr: z.string().optional(),
@@ -91,10 +91,12 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(usage);
       return;
     }
+    const missing = (['repo-url', 'commit'] as const).filter((k) => !v[k]);
+    if (missing.length) throw new ForgeError('INVALID_ARGS', 'invalid arguments', missing.map((k) => ({ field: `--${k}`, message: 'is required' })));
     const input: SubmitInput = {
       template: v.template,
-      repoUrl: v['repo-url'],
-      commit: v.commit,
+      repoUrl: v['repo-url']!,
+      commit: v.commit!,
       branch: v.branch,
       tag: v.tag,
       pr: v.pr,

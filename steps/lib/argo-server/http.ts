@@ -1,5 +1,5 @@
 import { ForgeError, type ForgeErrorCode } from '../errors.ts';
-import type { ServerError } from './types.ts';
+import type { ServerError, StreamError } from './types.ts';
 
 /**
  * One Argo Server: its base URL and the bearer token sent with every request. The token lives
@@ -78,7 +78,7 @@ export async function responseError(res: Response, base: string, what: string, r
   let message = text;
   try {
     // A stream's error arrives as one server-sent event: `data: {"error": {…}}`.
-    const parsed = JSON.parse(text.replace(/^data:\s*/, '')) as ServerError & { error?: { message?: string } | string };
+    const parsed = JSON.parse(text.replace(/^data:\s*/, '')) as Omit<ServerError, 'error'> & { error?: StreamError | string };
     message = parsed.message ?? (typeof parsed.error === 'object' ? parsed.error.message : parsed.error) ?? text;
   } catch {
     // not JSON: keep the text
