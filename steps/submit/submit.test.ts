@@ -137,6 +137,11 @@ describe('forge submit against a real argo server', () => {
     expect(r.stdout).toMatch(new RegExp(`discover\\s+${failed} in 3\\.0s`));
     expect(r.stdout).toContain(`workflow ${NS}/${name} ${phase}`);
     if (code > 0) expect(r.stdout).toMatch(/--- logs of failed task discover \(exit code 3\) ---\n {2}\((no log lines|logs unavailable: .*)\)/);
+    // A CI job re-run after the end attaches to the finished run and reports the same outcome.
+    const again = await submit(args(commit, ['--wait']));
+    expect(again.exitCode, again.all).toBe(code);
+    expect(again.stdout).toContain(`attached to workflow ${NS}/${name}`);
+    expect(again.stdout).toContain(`workflow ${NS}/${name} ${phase}`);
   }, 60_000);
 
   it('--wait reconnects when the argo server dies mid-watch, and sees the end that happened meanwhile', async () => {
