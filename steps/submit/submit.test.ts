@@ -205,6 +205,21 @@ describe('forge submit against a real argo server', () => {
     expect(bad.stdout).toBe('');
   });
 
+  it('the watch reopens a stream that stays silent past its idle limit, and still sees the end', async () => {
+    const client = new ArgoServerClient(connect({ server: argo.url, token: ADMIN }));
+    const commit = sha(41);
+    expect((await submit(args(commit))).exitCode).toBe(0);
+    const name = workflowName(REPO, commit, 1);
+    const reasons: string[] = [];
+    const phases: string[] = [];
+    for await (const wf of client.watch(NS, name, { idleMs: 400, onReconnect: (_n, _d, reason) => reasons.push(reason) })) {
+      phases.push(wf.status?.phase ?? 'Pending');
+      if (reasons.length >= 2 && !wf.status?.phase) await setStatus(kc, NS, name, { phase: 'Succeeded', nodes: {} });
+    }
+    expect(reasons.slice(0, 2)).toEqual(['no data for 400 ms', 'no data for 400 ms']);
+    expect(phases.at(-1)).toBe('Succeeded');
+  });
+
   it('the client stops a running workflow and reads logs (none without pods)', async () => {
     const client = new ArgoServerClient(connect({ server: argo.url, token: ADMIN }));
     const commit = sha(40);

@@ -64,7 +64,7 @@ export async function* watchWorkflow(conn: ArgoServerConnection, namespace: stri
       if (options.signal?.aborted) return;
       if (!retriable(e)) throw e;
       // A short reason for the progress line: the network error's code, or the HTTP status.
-      const err = e as Error & { cause?: { code?: string; cause?: { code?: string } } };
+      const err = (abort.signal.aborted && abort.signal.reason instanceof Error ? abort.signal.reason : e) as Error & { cause?: { code?: string; cause?: { code?: string } } };
       reason = conn.redact(err.cause?.cause?.code ?? err.cause?.code ?? /HTTP \d{3}/.exec(err.message)?.[0] ?? err.message.slice(0, 200));
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
