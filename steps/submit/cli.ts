@@ -44,6 +44,8 @@ const schema = z.object({
 });
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+/** Creates tried before giving up on an unreachable or failing server (0.5 + 1 + 2 + 4 s of waits). */
+const CREATE_ATTEMPTS = 5;
 
 /** ARGO_SERVER as the argo CLI takes it: `host:port`, https unless ARGO_SECURE=false. */
 function defaultServer(env: NodeJS.ProcessEnv): string {
@@ -56,10 +58,20 @@ function defaultServer(env: NodeJS.ProcessEnv): string {
 async function createOrAttach(client: ArgoServerClient, wf: Workflow, input: SubmitInput): Promise<{ workflow: Workflow; attached: boolean }> {
   const { namespace } = input;
   const name = wf.metadata.name!;
-  try {
-    return { workflow: await client.create(namespace, wf), attached: false };
-  } catch (e) {
-    if (!isForgeError(e) || e.code !== 'ARGO_SERVER_CONFLICT') throw e;
+  // Retried on network errors and 5xx: safe, because the name is fixed (a create that went
+  // through before its answer was lost comes back as 409 and attaches).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { workflow: await client.create(namespace, wf), attached: false };
+    } catch (e) {
+      if (isForgeError(e) && e.code === 'ARGO_SERVER_CONFLICT') break;
+      const transient = isForgeError(e) && (e.code === 'ARGO_SERVER_UNREACHABLE' || (e.code === 'ARGO_SERVER_FAILED' && /HTTP 5\d\d/.test(e.message)));
+      if (!transient || attempt >= CREATE_ATTEMPTS) throw e;
+      const delay = 500 * 2 ** (attempt - 1);
+      const m = /HTTP \d{3}|\(([A-Z_]+)\)/.exec(e.message);
+      out(`  (create failed: ${m?.[1] ?? m?.[0] ?? e.code}; retrying in ${delay} ms, attempt ${attempt + 1} of ${CREATE_ATTEMPTS})`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
   const existing = await client.get(namespace, name);
   const params = Object.fromEntries((existing.spec.arguments?.parameters ?? []).map((p) => [p.name, p.value]));

@@ -152,10 +152,10 @@ describe('forge submit against a real argo server', () => {
     await setStatus(kc, NS, name, { phase: 'Running', nodes: { a: pod('discover', 'Running') } });
     await printed(run, /discover\s+Running/);
     // Killed (SIGKILL: the stream breaks); the run finishes while no server is there.
-    const restarted = argo.restart(1_500);
-    await new Promise((r) => setTimeout(r, 300));
+    await argo.down();
+    await printed(run, /watch stream lost/);
     await setStatus(kc, NS, name, { phase: 'Succeeded', nodes: { a: pod('discover', 'Succeeded') } });
-    await restarted;
+    await argo.up();
     const r = await run;
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/\(watch stream lost: .*; reconnecting in \d+ ms, attempt 1\)/);
@@ -193,7 +193,21 @@ describe('forge submit against a real argo server', () => {
     expect(r.stdout.split('\n')[0]).toBe(`http://127.0.0.1:${port}/workflows/argo/${workflowName(REPO, sha(34), 1)}`);
     expect(r.stderr).toContain(`ARGO_SERVER_UNREACHABLE: cannot reach the Argo Server at http://127.0.0.1:${port} to create workflow`);
     expect(r.stderr).toMatch(/ECONNREFUSED\): check --server \(or ARGO_SERVER\)/);
-  });
+    expect(r.stdout).toContain('(create failed: ECONNREFUSED; retrying in 500 ms, attempt 2 of 5)');
+    expect(r.stdout).toContain('attempt 5 of 5)');
+  }, 30_000);
+
+  it('retries the create while the server is down and creates once it is back', async () => {
+    const commit = sha(36);
+    await argo.down();
+    const run = submit(args(commit));
+    await printed(run, /create failed/);
+    await argo.up();
+    const r = await run;
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/\(create failed: (ECONNREFUSED|HTTP 503); retrying in 500 ms, attempt 2 of 5\)/);
+    expect(r.stdout).toContain(`created workflow ${NS}/${workflowName(REPO, commit, 1)}`);
+  }, 60_000);
 
   it('404 for a namespace without the template, and invalid input refused before any request', async () => {
     const r = await submit(args(sha(35), ['--template', 'no-such-template']));

@@ -19,8 +19,9 @@ import { upstreamFile } from './upstream-files.ts';
  */
 export interface ArgoServer {
   url: string;
-  /** Ends the server (SIGKILL: a crash, so open streams break) and starts it again on the same port. */
-  restart(downMs?: number): Promise<void>;
+  /** Ends the server with SIGKILL (a crash: open streams break); `up()` starts it again on the same port. */
+  down(): Promise<void>;
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -93,6 +94,7 @@ export async function startArgoServer(kube: KubeApiServer, timeoutMs = 60_000): 
   const dir = await mkdtemp(join(tmpdir(), 'forge-argo-server-'));
   const kubeconfig = join(dir, 'kubeconfig');
   await writeFile(kubeconfig, kube.kubeConfig('admin').exportConfig(), { mode: 0o600 });
+  const adminToken = kube.kubeConfig('admin').getCurrentUser()!.token!;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
@@ -115,7 +117,8 @@ export async function startArgoServer(kube: KubeApiServer, timeoutMs = 60_000): 
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (c.exitCode !== null) throw new Error(`argo server exited (${c.exitCode}) before it was ready:\n${tail()}`);
-      const up = await fetch(`${url}/api/v1/version`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.status < 500, () => false); // 503 while its gRPC side starts
+      // Ready when a call that goes through its gRPC side answers (503 while that side starts).
+      const up = await fetch(`${url}/api/v1/workflows/argo?listOptions.limit=1`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
       if (up) return;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -142,11 +145,8 @@ export async function startArgoServer(kube: KubeApiServer, timeoutMs = 60_000): 
   }
   return {
     url,
-    async restart(downMs = 500) {
-      await kill('SIGKILL');
-      await new Promise((r) => setTimeout(r, downMs));
-      await start();
-    },
+    down: () => kill('SIGKILL'),
+    up: start,
     stop,
   };
 }
