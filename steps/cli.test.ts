@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 
 const forge = fileURLToPath(new URL('../bin/forge.mjs', import.meta.url));
-const commands = ['discover', 'promote', 'resolve', 'verify', 'scan', 'policy', 'copy', 'attest', 'record'];
+const commands = ['discover', 'promote', 'resolve', 'verify', 'scan', 'policy', 'copy', 'attest', 'record', 'submit'];
 
 describe('forge', () => {
   it('lists every command', async () => {

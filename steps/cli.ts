@@ -19,6 +19,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ main(arg
   approve: { summary: 'approve (or revoke, or list approvals of) a release for a protected environment', load: () => import('./approve/cli.ts') },
   deploy: { summary: 'deploy a release to an environment (policy, approval, GitOps pointer, record)', load: () => import('./deploy/cli.ts') },
   rollback: { summary: 'roll a project in an environment back to an older release (a forward deployment)', load: () => import('./deploy/cli.ts').then((m) => ({ main: m.rollbackMain })) },
+  submit: { summary: 'start a run through the Argo Server (create with workflowTemplateRef) and optionally wait for it', load: () => import('./submit/cli.ts') },
   cmp: { summary: "the Argo CD plugin: a release pointer's Kubernetes objects (`cmp discover|generate`)", load: () => import('./cmp/cli.ts') },
 };
 

@@ -27,7 +27,13 @@ export type ForgeErrorCode =
   | 'JOB_TIMEOUT'
   | 'JOB_CANCELLED'
   | 'RELEASE_INVALID'
-  | 'ARTIFACT_FAILED';
+  | 'ARTIFACT_FAILED'
+  | 'ARGO_SERVER_UNREACHABLE'
+  | 'ARGO_SERVER_UNAUTHORIZED'
+  | 'ARGO_SERVER_FORBIDDEN'
+  | 'ARGO_SERVER_NOT_FOUND'
+  | 'ARGO_SERVER_CONFLICT'
+  | 'ARGO_SERVER_FAILED';
 
 export interface ForgeErrorDetail {
   /** File the problem is in, relative to the repository root when there is one. */

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { ArgoServerClient, connect, finishedPhase, loadToken, type Workflow } from '../lib/argo-server/index.ts';
+import { optionsOf, parseToolArgs, runMain } from '../lib/cli.ts';
+import { ForgeError, isForgeError } from '../lib/errors.ts';
+import { createLogger } from '../lib/log.ts';
+import { failedPods, Progress } from './progress.ts';
+import { submitWorkflow, type SubmitInput } from './workflow.ts';
+
+const usage = `Usage: forge submit --repo-url URL --commit SHA [--branch B | --tag T | --pr N] [--wait]
+                    [--template forge-pipeline] [--attempt N] [--server URL] [--namespace NS] [--token-file F]
+
+Starts a run of a library WorkflowTemplate through the Argo Server REST API: creates a Workflow
+that references the template (never the /submit endpoint), named from the repository, the commit
+and the attempt, so submitting the same commit again attaches to the run already there. Prints the
+Argo UI link first. Without --wait it returns at once; with --wait it prints node progress and the
+logs of failing tasks, reconnects when the stream drops, and exits 0 (Succeeded), 1 (Failed) or
+2 (Error).
+
+Options (each may also come from FORGE_<OPTION>):
+  --repo-url URL       the repository (https://, ssh:// or git@host:; no credentials)
+  --commit SHA         the full commit SHA (40 or 64 hex characters)
+  --branch B | --tag T | --pr N   what the commit was built for (at most one)
+  --template NAME      the WorkflowTemplate (default forge-pipeline)
+  --attempt N          a new run of the same commit (default 1)
+  --wait               follow the run to its end
+  --server URL         the Argo Server (default $ARGO_SERVER; http://localhost:2746 if unset)
+  --namespace NS       the namespace of the templates and runs (default $ARGO_NAMESPACE or argo)
+  --token-file F       file holding the bearer token (default: $ARGO_TOKEN; never printed)
+`;
+
+const schema = z.object({
+  'repo-url': z.string().optional(),
+  commit: z.string().optional(),
+  branch: z.string().optional(),
+  tag: z.string().optional(),
+  pr: z.string().optional(),
+  template: z.string().default('forge-pipeline'),
+  attempt: z.coerce.number().default(1),
+  wait: z.boolean().optional(),
+  server: z.string().optional(),
+  namespace: z.string().optional(),
+  'token-file': z.string().optional(),
+  help: z.boolean().optional(),
+});
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+/** Creates tried before giving up on an unreachable or failing server (0.5 + 1 + 2 + 4 s of waits). */
+const CREATE_ATTEMPTS = 5;
+
+/** ARGO_SERVER as the argo CLI takes it: `host:port`, https unless ARGO_SECURE=false. */
+function defaultServer(env: NodeJS.ProcessEnv): string {
+  const s = env.ARGO_SERVER;
+  if (!s) return 'http://localhost:2746';
+  return /^https?:\/\//.test(s) ? s : `${env.ARGO_SECURE === 'false' ? 'http' : 'https'}://${s}`;
+}
+
+/** Creates the workflow, or finds the one a previous submit of the same inputs created. */
+async function createOrAttach(client: ArgoServerClient, wf: Workflow, input: SubmitInput): Promise<{ workflow: Workflow; attached: boolean }> {
+  const { namespace } = input;
+  const name = wf.metadata.name!;
+  // Retried on network errors and 5xx: safe, because the name is fixed (a create that went
+  // through before its answer was lost comes back as 409 and attaches).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { workflow: await client.create(namespace, wf), attached: false };
+    } catch (e) {
+      if (isForgeError(e) && e.code === 'ARGO_SERVER_CONFLICT') break;
+      const transient = isForgeError(e) && (e.code === 'ARGO_SERVER_UNREACHABLE' || (e.code === 'ARGO_SERVER_FAILED' && /HTTP 5\d\d/.test(e.message)));
+      if (!transient || attempt >= CREATE_ATTEMPTS) throw e;
+      const delay = 500 * 2 ** (attempt - 1);
+      const m = /HTTP \d{3}|\(([A-Z_]+)\)/.exec(e.message);
+      out(`  (create failed: ${m?.[1] ?? m?.[0] ?? e.code}; retrying in ${delay} ms, attempt ${attempt + 1} of ${CREATE_ATTEMPTS})`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  const existing = await client.get(namespace, name);
+  const params = Object.fromEntries((existing.spec.arguments?.parameters ?? []).map((p) => [p.name, p.value]));
+  if (params['repo-url'] !== input.repoUrl || params.commit !== input.commit || existing.spec.workflowTemplateRef?.name !== input.template) {
+    throw new ForgeError('ARGO_SERVER_CONFLICT', `workflow ${namespace}/${name} exists but was not submitted for ${input.template} at ${input.repoUrl} ${input.commit}: pass a new --attempt`);
+  }
+  return { workflow: existing, attached: true };
+}
+
+async function printFailedLogs(client: ArgoServerClient, wf: Workflow, namespace: string): Promise<void> {
+  for (const node of failedPods(wf).slice(0, 5)) {
+    const name = node.displayName ?? node.name;
+    out(`--- logs of failed task ${name} (${node.message ?? node.phase}) ---`);
+    try {
+      const lines = await client.logs(namespace, wf.metadata.name!, { podName: node.id }, 100);
+      for (const l of lines) out(`  ${l.content ?? ''}`);
+      if (lines.length === 0) out('  (no log lines)');
+    } catch (e) {
+      out(`  (logs unavailable: ${isForgeError(e) ? e.message : (e as Error).message})`);
+    }
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const log = createLogger('submit');
+  await runMain(log, async () => {
+    const { values: v } = parseToolArgs(argv, optionsOf(schema.shape), schema);
+    if (v.help) {
+      process.stdout.write(usage);
+      return;
+    }
+    const missing = (['repo-url', 'commit'] as const).filter((k) => !v[k]);
+    if (missing.length) throw new ForgeError('INVALID_ARGS', 'invalid arguments', missing.map((k) => ({ field: `--${k}`, message: 'is required' })));
+    const input: SubmitInput = {
+      template: v.template,
+      repoUrl: v['repo-url']!,
+      commit: v.commit!,
+      branch: v.branch,
+      tag: v.tag,
+      pr: v.pr,
+      attempt: v.attempt,
+      namespace: v.namespace ?? process.env.ARGO_NAMESPACE ?? 'argo',
+    };
+    const wf = submitWorkflow(input);
+    const token = await loadToken(v['token-file']);
+    const conn = connect({ server: v.server ?? defaultServer(process.env), token });
+    const client = new ArgoServerClient(conn);
+    const name = wf.metadata.name!;
+    // The link first: a CI log shows where to look even if what follows fails.
+    out(`${conn.base}/workflows/${input.namespace}/${name}`);
+    const { workflow, attached } = await createOrAttach(client, wf, input);
+    out(attached ? `attached to workflow ${input.namespace}/${name} (created ${workflow.metadata.creationTimestamp ?? 'earlier'}; phase ${workflow.status?.phase ?? 'Pending'})` : `created workflow ${input.namespace}/${name} from template ${input.template}`);
+    if (!v.wait) return;
+
+    const progress = new Progress();
+    let last: Workflow = workflow;
+    for await (const state of client.watch(input.namespace, name, {
+      onReconnect: (attempt, delayMs, reason) => out(`  (watch stream lost: ${reason}; reconnecting in ${delayMs} ms, attempt ${attempt})`),
+    })) {
+      last = state;
+      for (const line of progress.update(state)) out(line);
+    }
+    const phase = finishedPhase(last);
+    if (phase !== 'Succeeded') await printFailedLogs(client, last, input.namespace);
+    out(`workflow ${input.namespace}/${name} ${phase ?? 'ended'}${last.status?.message ? `: ${last.status.message}` : ''}`);
+    process.exitCode = phase === 'Succeeded' ? 0 : phase === 'Failed' ? 1 : 2;
+  });
+}
