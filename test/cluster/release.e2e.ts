@@ -232,6 +232,11 @@ describe('forge-pipeline releases api on the real cluster', () => {
       `$ crane manifest ${releaseImage}`, await crane(['manifest', '--insecure', releaseImage]),
       `$ crane config ${releaseImage}`, await crane(['config', '--insecure', releaseImage]),
       `$ crane ls ${releaseImage.slice(0, releaseImage.lastIndexOf(':'))}`, await crane(['ls', '--insecure', releaseImage.slice(0, releaseImage.lastIndexOf(':'))]),
+      ...(await (async () => {
+        const metadata = JSON.parse(await crane(['config', '--insecure', releaseImage])) as { artifacts: { trackingUri: string }[] };
+        const tracking = metadata.artifacts[0]!.trackingUri;
+        return [`$ crane manifest ${tracking}`, await crane(['manifest', '--insecure', tracking])];
+      })()),
       '$ git show --stat HEAD (GitOps repository)', await git(['-C', clone, 'show', '--stat', 'HEAD']),
       `$ forge cmp generate (${pointerDir})`, generated.stdout,
       `$ kubectl -n ${APPS_NAMESPACE} get deployment api`, await kubectl(env, ['-n', APPS_NAMESPACE, 'get', 'deployment', 'api', '-o', 'wide']),
