@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopProcess } from '../lib/stop-process.ts';
 import { toolPath } from '../lib/tools.ts';
 import { freePort } from './ports.ts';
 
@@ -54,15 +55,7 @@ export async function startNats(opts: { timeoutMs?: number; /** More nats.conf (
     await kill('SIGKILL');
     throw new Error(`nats-server did not start on 127.0.0.1:${port} within ${opts.timeoutMs ?? 15_000} ms (log: ${logFile})`);
   };
-  const kill = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill(signal);
-    const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const kill = (signal: NodeJS.Signals = 'SIGTERM') => stopProcess(child, signal);
   await start();
   return {
     url: `nats://127.0.0.1:${port}`,

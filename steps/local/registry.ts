@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toolPath } from '../lib/tools.ts';
 import { freePort } from './ports.ts';
+import { stopProcess } from '../lib/stop-process.ts';
 
 export interface Registry {
   /** `<host>:<port>` (default host 127.0.0.1), usable as an image reference prefix. */
@@ -54,14 +55,8 @@ export async function startRegistry(opts: number | RegistryOptions = {}): Promis
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     const url = `http://${bind}:${port}`;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const stop = async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopProcess(child);
       log.end();
     };
     const deadline = Date.now() + timeoutMs;

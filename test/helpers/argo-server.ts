@@ -10,6 +10,7 @@ import { toolPath } from '../../steps/lib/tools.ts';
 import type { KubeApiServer } from './kube-apiserver.ts';
 import { freePort } from './ports.ts';
 import { upstreamFile } from './upstream-files.ts';
+import { stopProcess } from '../../steps/lib/stop-process.ts';
 
 /**
  * A real `argo server` (the pinned argo binary) on a loopback port, plain HTTP, with
@@ -124,15 +125,7 @@ export async function startArgoServer(kube: KubeApiServer, timeoutMs = 60_000): 
     }
     throw new Error(`argo server was not ready in ${timeoutMs} ms:\n${tail()}`);
   };
-  const kill = async (signal: NodeJS.Signals) => {
-    const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill(signal);
-    const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const kill = (signal: NodeJS.Signals) => stopProcess(child, signal);
   const stop = async () => {
     await kill('SIGTERM');
     await rm(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { freePort } from './ports.ts';
+import { stopProcess } from '../../steps/lib/stop-process.ts';
 
 /**
  * A real Kubernetes API server (envtest-style: etcd and kube-apiserver only, no nodes) on loopback
@@ -63,14 +64,7 @@ export async function startKubeApiServer(timeoutMs = 60_000): Promise<KubeApiSer
   const processes: ChildProcess[] = [];
   const stop = async () => {
     // The API server first, then its storage; SIGKILL whatever has not ended after 5 s.
-    for (const p of processes.reverse()) {
-      if (p.exitCode !== null || p.signalCode !== null) continue;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const timer = setTimeout(() => p.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    for (const p of processes.reverse()) await stopProcess(p);
     await rm(dir, { recursive: true, force: true });
   };
   try {
