@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { thrown } from '../../test/helpers/forge-error.ts';
+import { thrown } from '../../../test/helpers/forge-error.ts';
 import { repoSlug, submitWorkflow, workflowName, type SubmitInput } from './workflow.ts';
 
 const commit = '0123456789abcdef0123456789abcdef01234567';
