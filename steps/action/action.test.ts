@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { installArgo, setStatus, startArgoServer, type ArgoServer } from '../../test/helpers/argo-server.ts';
 import { kubeApiServerAvailable, kubeApiServerMissing, startKubeApiServer, type KubeApiServer } from '../../test/helpers/kube-apiserver.ts';
 import { bundleAction } from '../build.ts';
+import { ArgoServerClient, connect } from '../lib/argo-server/index.ts';
 import { workflowName } from '../lib/submission/index.ts';
 
 /**
@@ -165,6 +166,20 @@ describe('the GitHub Action, run as the Actions runner runs it', () => {
     expect(done.exitCode, done.all).toBe(0);
     expect(done.stdout).toContain(`attached to workflow ${NS}/${name}`);
   }, 60_000);
+
+  it('on a pull_request event submits the PR head commit and number from the event payload', async () => {
+    const head = sha(40);
+    const event = join(dir, 'pull_request.json');
+    writeFileSync(event, JSON.stringify({ pull_request: { number: 12, head: { sha: head } } }));
+    const r = await runAction({ server: argo.url, token: ADMIN, parameters: 'skip-tests=a,b' }, {
+      GITHUB_EVENT_NAME: 'pull_request', GITHUB_SHA: sha(41), GITHUB_REF: 'refs/pull/12/merge', GITHUB_REF_NAME: '12/merge', GITHUB_EVENT_PATH: event,
+    });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.outputs['workflow-name']).toBe(workflowName(REPO, head, 1));
+    const wf = await new ArgoServerClient(connect({ server: argo.url, token: ADMIN })).get(NS, r.outputs['workflow-name']!);
+    const params = Object.fromEntries((wf.spec.arguments?.parameters ?? []).map((p) => [p.name, p.value]));
+    expect(params).toEqual({ 'repo-url': REPO, commit: head, branch: '', tag: '', 'pull-request': '12', 'skip-tests': 'a,b' });
+  });
 
   it('a bad token fails with a clear message naming the token input, the token masked', async () => {
     const r = await runAction({ ...base(sha(30)), token: BAD_TOKEN });

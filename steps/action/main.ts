@@ -21,6 +21,12 @@ export function failureMessage(e: unknown): string {
   return message.replace(/pass a new attempt/, 'set the attempt input to start another run');
 }
 
+/** Appends markdown to the job summary (GITHUB_STEP_SUMMARY); skipped where the runner has none. */
+async function summarize(add: (s: typeof core.summary) => typeof core.summary): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  await add(core.summary).write();
+}
+
 async function waitFor(client: ArgoServerClient, wf: Workflow, namespace: string, timeoutMs: number): Promise<{ last: Workflow; timedOut: boolean }> {
   const name = wf.metadata.name!;
   const progress = new Progress();
@@ -75,11 +81,13 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const { workflow, attached } = await createOrAttach(client, wf, inputs.submit, core.info);
     const phase = workflow.status?.phase || 'Pending';
     core.info(attached ? `attached to workflow ${namespace}/${name} (created ${workflow.metadata.creationTimestamp ?? 'earlier'}; phase ${phase})` : `created workflow ${namespace}/${name} from template ${inputs.submit.template}`);
-    await core.summary
-      .addRaw(`### Argo workflow ${attached ? 'attached' : 'submitted'}\n\n`)
-      .addLink(`${namespace}/${name}`, url)
-      .addRaw(` — template \`${inputs.submit.template}\`, commit \`${inputs.submit.commit.slice(0, 12)}\`\n\n`)
-      .write();
+    // The URL is the validated server plus DNS labels: nothing in it needs escaping.
+    await summarize((s) =>
+      s
+        .addRaw(`### Argo workflow ${attached ? 'attached' : 'submitted'}\n\n`)
+        .addLink(`${namespace}/${name}`, url)
+        .addRaw(` — template \`${inputs.submit.template}\`, commit \`${inputs.submit.commit.slice(0, 12)}\`\n\n`),
+    );
     if (!inputs.wait) {
       core.setOutput('phase', phase);
       return;
@@ -89,11 +97,11 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const now = last.status?.phase || 'Pending';
     core.setOutput('phase', now);
     if (timedOut) {
-      await core.summary.addRaw(`Still **${now}** when the action stopped waiting.\n`).write();
+      await summarize((s) => s.addRaw(`Still **${now}** when the action stopped waiting.\n`));
       throw new ForgeError('WAIT_TIMEOUT', `workflow ${namespace}/${name} is still ${now} after the timeout of ${inputs.timeoutMs / 1000}s; it goes on running. Re-running this job attaches to the same run (it is not submitted again): ${url}`);
     }
     if (end !== 'Succeeded') await failedLogs(client, last, namespace, core.info);
-    await core.summary.addRaw(`Finished: **${end ?? now}**${last.status?.message ? ` (${last.status.message})` : ''}\n`).write();
+    await summarize((s) => s.addRaw(`Finished: **${end ?? now}**${last.status?.message ? ` (${last.status.message})` : ''}\n`));
     core.info(`workflow ${namespace}/${name} ${end ?? 'ended'}${last.status?.message ? `: ${last.status.message}` : ''}`);
     if (end !== 'Succeeded') core.setFailed(`workflow ${namespace}/${name} ${end ?? 'ended'}${last.status?.message ? `: ${last.status.message}` : ''} — ${url}`);
   } catch (e) {
