@@ -30,7 +30,7 @@ const layers = [
 const zones = layers.flatMap(({ from, ...rest }) => from.map((f) => ({ ...rest, from: f })));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'examples/monorepo/**', 'steps/lib/argo-server/generated/**'] },
+  { ignores: ['dist/**', 'action/index.mjs', 'node_modules/**', 'examples/monorepo/**', 'steps/lib/argo-server/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { ArgoServerClient, connect, finishedPhase, loadToken, type Workflow } from '../lib/argo-server/index.ts';
 import { optionsOf, parseToolArgs, runMain } from '../lib/cli.ts';
-import { ForgeError, isForgeError } from '../lib/errors.ts';
+import { ForgeError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
-import { failedPods, Progress } from './progress.ts';
-import { submitWorkflow, type SubmitInput } from './workflow.ts';
+import { createOrAttach, failedLogs, Progress, submitWorkflow, type SubmitInput } from '../lib/submission/index.ts';
 
 const usage = `Usage: forge submit --repo-url URL --commit SHA [--branch B | --tag T | --pr N] [--wait]
                     [--template forge-pipeline] [--attempt N] [--server URL] [--namespace NS] [--token-file F]
@@ -44,55 +43,12 @@ const schema = z.object({
 });
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
-/** Creates tried before giving up on an unreachable or failing server (0.5 + 1 + 2 + 4 s of waits). */
-const CREATE_ATTEMPTS = 5;
 
 /** ARGO_SERVER as the argo CLI takes it: `host:port`, https unless ARGO_SECURE=false. */
 function defaultServer(env: NodeJS.ProcessEnv): string {
   const s = env.ARGO_SERVER;
   if (!s) return 'http://localhost:2746';
   return /^https?:\/\//.test(s) ? s : `${env.ARGO_SECURE === 'false' ? 'http' : 'https'}://${s}`;
-}
-
-/** Creates the workflow, or finds the one a previous submit of the same inputs created. */
-async function createOrAttach(client: ArgoServerClient, wf: Workflow, input: SubmitInput): Promise<{ workflow: Workflow; attached: boolean }> {
-  const { namespace } = input;
-  const name = wf.metadata.name!;
-  // Retried on network errors and 5xx: safe, because the name is fixed (a create that went
-  // through before its answer was lost comes back as 409 and attaches).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return { workflow: await client.create(namespace, wf), attached: false };
-    } catch (e) {
-      if (isForgeError(e) && e.code === 'ARGO_SERVER_CONFLICT') break;
-      const transient = isForgeError(e) && (e.code === 'ARGO_SERVER_UNREACHABLE' || (e.code === 'ARGO_SERVER_FAILED' && /HTTP 5\d\d/.test(e.message)));
-      if (!transient || attempt >= CREATE_ATTEMPTS) throw e;
-      const delay = 500 * 2 ** (attempt - 1);
-      const m = /HTTP \d{3}|\(([A-Z_]+)\)/.exec(e.message);
-      out(`  (create failed: ${m?.[1] ?? m?.[0] ?? e.code}; retrying in ${delay} ms, attempt ${attempt + 1} of ${CREATE_ATTEMPTS})`);
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-  const existing = await client.get(namespace, name);
-  const params = Object.fromEntries((existing.spec.arguments?.parameters ?? []).map((p) => [p.name, p.value]));
-  if (params['repo-url'] !== input.repoUrl || params.commit !== input.commit || existing.spec.workflowTemplateRef?.name !== input.template) {
-    throw new ForgeError('ARGO_SERVER_CONFLICT', `workflow ${namespace}/${name} exists but was not submitted for ${input.template} at ${input.repoUrl} ${input.commit}: pass a new --attempt`);
-  }
-  return { workflow: existing, attached: true };
-}
-
-async function printFailedLogs(client: ArgoServerClient, wf: Workflow, namespace: string): Promise<void> {
-  for (const node of failedPods(wf).slice(0, 5)) {
-    const name = node.displayName ?? node.name;
-    out(`--- logs of failed task ${name} (${node.message ?? node.phase}) ---`);
-    try {
-      const lines = await client.logs(namespace, wf.metadata.name!, { podName: node.id }, 100);
-      for (const l of lines) out(`  ${l.content ?? ''}`);
-      if (lines.length === 0) out('  (no log lines)');
-    } catch (e) {
-      out(`  (logs unavailable: ${isForgeError(e) ? e.message : (e as Error).message})`);
-    }
-  }
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -122,7 +78,7 @@ export async function main(argv: string[]): Promise<void> {
     const name = wf.metadata.name!;
     // The link first: a CI log shows where to look even if what follows fails.
     out(`${conn.base}/workflows/${input.namespace}/${name}`);
-    const { workflow, attached } = await createOrAttach(client, wf, input);
+    const { workflow, attached } = await createOrAttach(client, wf, input, out);
     out(attached ? `attached to workflow ${input.namespace}/${name} (created ${workflow.metadata.creationTimestamp ?? 'earlier'}; phase ${workflow.status?.phase ?? 'Pending'})` : `created workflow ${input.namespace}/${name} from template ${input.template}`);
     if (!v.wait) return;
 
@@ -135,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
       for (const line of progress.update(state)) out(line);
     }
     const phase = finishedPhase(last);
-    if (phase !== 'Succeeded') await printFailedLogs(client, last, input.namespace);
+    if (phase !== 'Succeeded') await failedLogs(client, last, input.namespace, out);
     out(`workflow ${input.namespace}/${name} ${phase ?? 'ended'}${last.status?.message ? `: ${last.status.message}` : ''}`);
     process.exitCode = phase === 'Succeeded' ? 0 : phase === 'Failed' ? 1 : 2;
   });

@@ -9,7 +9,7 @@ import { installArgo, setStatus, startArgoServer, type ArgoServer } from '../../
 import { kubeApiServerAvailable, kubeApiServerMissing, startKubeApiServer, type KubeApiServer } from '../../test/helpers/kube-apiserver.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import { ArgoServerClient, connect } from '../lib/argo-server/index.ts';
-import { workflowName } from './workflow.ts';
+import { workflowName } from '../lib/submission/index.ts';
 
 /**
  * `forge submit` against a real `argo server` (the pinned argo binary, --auth-mode=client) on a

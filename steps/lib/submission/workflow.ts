@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ForgeError } from '../lib/errors.ts';
-import type { Workflow } from '../lib/argo-server/index.ts';
+import { ForgeError } from '../errors.ts';
+import type { Workflow } from '../argo-server/index.ts';
 
 export interface SubmitInput {
   template: string;
@@ -11,7 +11,14 @@ export interface SubmitInput {
   pr?: string;
   attempt: number;
   namespace: string;
+  /** More parameters of the template (the GitHub Action's `parameters` input), name → value. */
+  parameters?: Record<string, string>;
 }
+
+/** The parameters submitWorkflow sets itself; `parameters` may not name them. */
+export const OWN_PARAMETERS = ['repo-url', 'commit', 'branch', 'tag', 'pull-request'] as const;
+const PARAMETER_NAME = /^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,62}$/;
+const MAX_PARAMETER_VALUE = 8 * 1024;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -35,6 +42,11 @@ export function checkInput(i: SubmitInput): void {
   if (i.tag !== undefined && !REF.test(i.tag)) throw bad('--tag', 'is not a valid git tag name');
   if (i.pr !== undefined && !/^[1-9][0-9]{0,9}$/.test(i.pr)) throw bad('--pr', 'must be a pull request number');
   if (!Number.isInteger(i.attempt) || i.attempt < 1 || i.attempt > 9999) throw bad('--attempt', 'must be a whole number from 1 to 9999');
+  for (const [name, value] of Object.entries(i.parameters ?? {})) {
+    if (!PARAMETER_NAME.test(name)) throw bad(`parameters.${name.slice(0, 64)}`, 'is not a parameter name (letters, digits, -, _ and ., at most 63)');
+    if ((OWN_PARAMETERS as readonly string[]).includes(name)) throw bad(`parameters.${name}`, 'is set from the repository, commit and ref; give it through those inputs');
+    if (value.length > MAX_PARAMETER_VALUE) throw bad(`parameters.${name}`, `is longer than ${MAX_PARAMETER_VALUE} characters`);
+  }
 }
 
 /** The repository's last path segment without `.git`, as a label-safe slug. */
@@ -91,6 +103,7 @@ export function submitWorkflow(i: SubmitInput): Workflow {
           { name: 'branch', value: i.branch ?? '' },
           { name: 'tag', value: i.tag ?? '' },
           { name: 'pull-request', value: i.pr ?? '' },
+          ...Object.entries(i.parameters ?? {}).map(([name, value]) => ({ name, value })),
         ],
       },
     },

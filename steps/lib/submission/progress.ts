@@ -1,4 +1,4 @@
-import type { NodeStatus, Workflow } from '../lib/argo-server/index.ts';
+import type { NodeStatus, Workflow } from '../argo-server/index.ts';
 
 /**
  * Progress lines from successive states of one workflow: a line per node whose phase changed

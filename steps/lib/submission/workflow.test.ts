@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { thrown } from '../../test/helpers/forge-error.ts';
+import { thrown } from '../../../test/helpers/forge-error.ts';
 import { repoSlug, submitWorkflow, workflowName, type SubmitInput } from './workflow.ts';
 
 const commit = '0123456789abcdef0123456789abcdef01234567';
@@ -44,9 +44,17 @@ describe('the submitted workflow', () => {
     [{ attempt: 0 }, '--attempt'],
     [{ template: 'Forge Pipeline' }, '--template'],
     [{ namespace: 'argo/x' }, '--namespace'],
+    [{ parameters: { 'bad name': 'x' } }, 'parameters.bad name'],
+    [{ parameters: { commit: 'x' } }, 'parameters.commit'],
+    [{ parameters: { big: 'x'.repeat(8 * 1024 + 1) } }, 'parameters.big'],
   ] as [Partial<SubmitInput>, string][])('refuses hostile input %o naming %s', (bad, field) => {
     const e = thrown(() => submitWorkflow({ ...input, ...bad }));
     expect(e.code).toBe('INVALID_ARGS');
     expect(e.details[0]?.field).toBe(field);
+  });
+
+  it('passes extra template parameters after its own, values as given', () => {
+    const wf = submitWorkflow({ ...input, parameters: { 'skip-tests': 'a,b=c', 'x.y_z': '' } });
+    expect(wf.spec.arguments?.parameters?.slice(5)).toEqual([{ name: 'skip-tests', value: 'a,b=c' }, { name: 'x.y_z', value: '' }]);
   });
 });
