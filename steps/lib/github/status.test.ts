@@ -38,6 +38,14 @@ const status = (over: Partial<CommitStatus> = {}): CommitStatus => ({
   ...over,
 });
 
+const refused = (p: Promise<unknown>): Promise<ForgeError> =>
+  p.then(
+    () => {
+      throw new Error('accepted');
+    },
+    (e: unknown) => e as ForgeError,
+  );
+
 describe('setCommitStatus', () => {
   test('each state: the path, the body GitHub takes and the reference message', async () => {
     for (const state of COMMIT_STATES) await setCommitStatus(status({ state, description: defaultDescription(state, state === 'pending' ? undefined : 245) }));
@@ -73,11 +81,11 @@ describe('setCommitStatus', () => {
 
   test('401 and 404 fail at once, naming what to check, never the token', async () => {
     const wrong = 'ghs_wrong-secret-value';
-    const e401 = await setCommitStatus(status({ token: wrong })).catch((x: unknown) => x as ForgeError);
+    const e401 = await refused(setCommitStatus(status({ token: wrong })));
     expect(e401).toBeInstanceOf(ForgeError);
     expect(e401.code).toBe('GITHUB_FAILED');
     expect(e401.message).toBe(`GitHub POST /api/repos/acme/shop/statuses/${SHA}: 401 Bad credentials (the token is not valid or has expired: check the token file or GITHUB_TOKEN (the Secret in the cluster))`);
-    const e404 = await setCommitStatus(status({ repo: 'other' })).catch((x: unknown) => x as ForgeError);
+    const e404 = await refused(setCommitStatus(status({ repo: 'other' })));
     expect(e404.message).toBe(
       `GitHub POST /api/repos/acme/other/statuses/${SHA}: 404 Not Found (no repository acme/other the token can see, or no commit c0ffee111111 in it: check --repo-url, --commit and the token's repository access)`,
     );
