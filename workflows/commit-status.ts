@@ -8,7 +8,9 @@ import type { PlatformConfig } from '../cdk8s/platform-config.ts';
  * section): `forge status` sets the commit status `ci/catalyst-forge` to success, failure or error
  * from `{{workflow.status}}`, linking to the run in the Argo UI. The token comes from the Secret as
  * GITHUB_TOKEN, to this pod only. A status GitHub refuses fails this node visibly, but the task
- * continues on failure, so the exit handler and the run keep the outcome the pipeline had.
+ * continues on failure, so the exit handler and the run keep the outcome the pipeline had (Argo
+ * marks a succeeded run Failed when its exit handler fails: workflow/controller/operator.go; a DAG
+ * ignores a failed target task with continueOn: dag.go assessDAGPhase).
  */
 export const STATUS_STEP = 'status';
 
@@ -28,7 +30,9 @@ export function commitStatusTemplate(config: PlatformConfig, github: GithubConfi
       FORGE_COMMIT: '{{workflow.parameters.commit}}',
       FORGE_TARGET_URL: `${github.uiBaseUrl}/workflows/${config.namespace}/{{workflow.name}}`,
     },
-    secretEnv: [{ name: 'GITHUB_TOKEN', secret: github.tokenSecret.name, key: github.tokenSecret.key }],
+    // Optional: a missing Secret fails this node at once, saying so, instead of a pod that waits
+    // in CreateContainerConfigError until its deadline.
+    secretEnv: [{ name: 'GITHUB_TOKEN', secret: github.tokenSecret.name, key: github.tokenSecret.key, optional: true }],
     outputs: [],
     // forge status retries GitHub's 5xx and network errors itself (1 + 2 + 4 s); this covers a lost pod.
     retries: 2,

@@ -39,7 +39,7 @@ describe('forge-pipeline exit handler', () => {
       FORGE_COMMIT: '{{workflow.parameters.commit}}',
       FORGE_TARGET_URL: `https://argo.example.com/workflows/${config.namespace}/{{workflow.name}}`,
       FORGE_API_URL: 'https://api.github.com',
-      GITHUB_TOKEN: { secretKeyRef: { name: 'forge-github-status', key: 'token' } },
+      GITHUB_TOKEN: { secretKeyRef: { name: 'forge-github-status', key: 'token', optional: true } },
     });
     // The token reaches this pod only.
     const withToken = t.spec.templates!.filter((x) => JSON.stringify(x).includes('forge-github-status')).map((x) => x.name);

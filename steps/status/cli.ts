@@ -55,7 +55,11 @@ export async function main(argv: string[]): Promise<void> {
       const { owner, repo } = parseGithubRepository(v['repo-url']);
       const state = stateOf(v.state);
       const token = await loadGithubToken(v['token-file']);
-      if (!token) throw new ForgeError('INVALID_ARGS', 'no GitHub token: give --token-file or set GITHUB_TOKEN', [{ field: '--token-file', message: 'is required when GITHUB_TOKEN is unset' }]);
+      if (!token) {
+        throw new ForgeError('INVALID_ARGS', 'no GitHub token: give --token-file or set GITHUB_TOKEN (in forge-pipeline: the Secret named by the platform config\'s github.tokenSecret is missing, or has no such key)', [
+          { field: '--token-file', message: 'is required when GITHUB_TOKEN is unset' },
+        ]);
+      }
       const set = await setCommitStatus({
         apiUrl: v['api-url'],
         owner,
