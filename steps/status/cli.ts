@@ -9,7 +9,7 @@ const usage = `Usage: forge status --repo-url URL --commit SHA --state STATE --t
 
 Sets the commit status of a pipeline run on GitHub (POST /repos/{owner}/{repo}/statuses/{sha}):
 context ci/catalyst-forge, linking to the run in the Argo UI. forge-pipeline's exit handler runs it
-with the run's outcome; forge submit sets pending itself. Network errors and 5xx are retried
+with the run's outcome; forge submit sets pending itself. Network errors, 5xx and 429 are retried
 (1, 2, 4 s); a refusal (401/403/404/422) fails at once, naming what to check. The token is never printed.
 
 Options (each may also come from FORGE_<OPTION>):

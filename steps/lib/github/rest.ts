@@ -4,7 +4,7 @@ import { ForgeError, type ForgeErrorCode } from '../errors.ts';
  * One call of GitHub's REST API (`X-GitHub-Api-Version: 2022-11-28`), shared by the release
  * publisher (steps/lib/release/publish-github.ts) and commit statuses (status.ts). The token goes
  * in the Authorization header only: no message built here quotes it, a URL's query or the body.
- * Network errors and 5xx are retried with exponential backoff when `attempts` > 1 (only for calls
+ * Network errors, 5xx and 429 are retried with exponential backoff when `attempts` > 1 (only for calls
  * that are safe to repeat); 401/403/404/422 carry a hint naming what to check.
  */
 export interface GithubCall {
@@ -46,6 +46,15 @@ function messageOf(text: string): string {
   }
 }
 
+function parseBody(text: string, where: string, code: ForgeErrorCode): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ForgeError(code, `${where}: the answer is not JSON (${text.length} bytes): is the API URL GitHub's REST API?`);
+  }
+}
+
 export async function githubCall(call: GithubCall): Promise<unknown> {
   const attempts = call.attempts ?? 1;
   const where = `GitHub ${call.method} ${new URL(call.url).pathname}`;
@@ -66,9 +75,10 @@ export async function githubCall(call: GithubCall): Promise<unknown> {
       });
       if (res.status === 404 && call.notFoundOk) return undefined;
       const text = await res.text();
-      if (res.ok) return text ? JSON.parse(text) : undefined;
+      if (res.ok) return parseBody(text, where, call.code);
       const message = messageOf(text);
-      if (res.status < 500 || attempt >= attempts) {
+      // 5xx and 429 (rate limited) pass; anything else GitHub refused stays refused.
+      if ((res.status < 500 && res.status !== 429) || attempt >= attempts) {
         const status = res.status as keyof typeof HINTS;
         const hint = call.hints?.[status] ?? HINTS[status];
         const tries = attempt > 1 ? ` (after ${attempt} tries)` : '';

@@ -65,12 +65,12 @@ describe('setCommitStatus', () => {
     expect(received[0]!.body.description).toBe(set.description);
   });
 
-  test('a 502 and a 503 are retried with backoff, then the status is set', async () => {
-    queued.push(502, 503);
+  test('a 502, a 503 and a 429 are retried with backoff, then the status is set', async () => {
+    queued.push(502, 503, 429);
     const retries: string[] = [];
     const set = await setCommitStatus(status({ state: 'success', onRetry: (reason, delay, attempt) => retries.push(`${reason}|${delay}|${attempt}`) }));
     expect(set).toMatchObject({ id: 1, state: 'success', context: 'ci/catalyst-forge' });
-    expect(retries).toEqual(['502 Server Error|10|2', '503 Server Error|20|3']);
+    expect(retries).toEqual(['502 Server Error|10|2', '503 Server Error|20|3', '429 Server Error|40|4']);
     expect(received).toHaveLength(1);
   });
 
@@ -101,6 +101,24 @@ describe('setCommitStatus', () => {
       });
     });
     await expect(setCommitStatus(status({ apiUrl: `http://127.0.0.1:${closed}`, attempts: 2 }))).rejects.toThrow(/^GitHub POST \/repos\/acme\/shop\/statuses\/c0ffee1{34}: fetch failed: .*ECONNREFUSED.* \(after 2 tries\)$/);
+  });
+
+  test('an API URL that answers something else than JSON (a UI, a proxy page) is named, not retried', async () => {
+    let hits = 0;
+    const html = createServer((_req, res) => {
+      hits++;
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>sign in</html>');
+    });
+    await new Promise<void>((r) => html.listen(0, '127.0.0.1', r));
+    try {
+      const port = (html.address() as { port: number }).port;
+      await expect(setCommitStatus(status({ apiUrl: `http://127.0.0.1:${port}` }))).rejects.toThrow(
+        `GitHub POST /repos/acme/shop/statuses/${SHA}: the answer is not JSON (20 bytes): is the API URL GitHub's REST API?`,
+      );
+      expect(hits).toBe(1);
+    } finally {
+      await new Promise((r) => html.close(r));
+    }
   });
 
   test('refuses what GitHub would: a short SHA, an unknown state, a target URL that is not http(s)', async () => {

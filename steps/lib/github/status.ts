@@ -6,7 +6,7 @@ import { githubCall } from './rest.ts';
 /**
  * Commit statuses (`POST /repos/{owner}/{repo}/statuses/{sha}`), the way the platform reports a
  * pipeline run on a commit (reference §2.7): context `ci/catalyst-forge`, `pending` with the Argo UI
- * link at submission, `success`/`failure`/`error` at the end. Retried on network errors and 5xx
+ * link at submission, `success`/`failure`/`error` at the end. Retried on network errors, 5xx and 429
  * (setting the same status twice is harmless); refusals name what to check; the token is never printed.
  */
 export const COMMIT_STATES = ['pending', 'success', 'failure', 'error'] as const;
