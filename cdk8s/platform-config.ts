@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ForgeError } from '../steps/lib/errors.ts';
 import { kmsUri, promotionSettingsSchema, verificationKeySchema } from '../steps/lib/promotion-settings.ts';
 import { admissionSchema } from './platform-config-admission.ts';
+import { githubSchema } from './platform-config-github.ts';
 import { releaseSchema } from './platform-config-release.ts';
 import { annotations, dnsLabel, imageSchema, registryHost, resources } from './platform-config-primitives.ts';
 import { checkPromotionMatchesAdmission } from './platform-config-agreement.ts';
@@ -167,6 +168,8 @@ export const platformConfigSchema = z.strictObject({
     .optional(),
   /** Releases and deployments (cdk8s/platform-config-release.ts, docs/releases.md); without it the pipeline ends after its last group. */
   release: releaseSchema.optional(),
+  /** Commit statuses from forge-pipeline's exit handler (cdk8s/platform-config-github.ts); without it none are set. */
+  github: githubSchema.optional(),
 }).superRefine(checkPromotionMatchesAdmission);
 
 

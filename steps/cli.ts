@@ -20,6 +20,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ main(arg
   deploy: { summary: 'deploy a release to an environment (policy, approval, GitOps pointer, record)', load: () => import('./deploy/cli.ts') },
   rollback: { summary: 'roll a project in an environment back to an older release (a forward deployment)', load: () => import('./deploy/cli.ts').then((m) => ({ main: m.rollbackMain })) },
   submit: { summary: 'start a run through the Argo Server (create with workflowTemplateRef) and optionally wait for it', load: () => import('./submit/cli.ts') },
+  status: { summary: "set a run's commit status on GitHub (ci/catalyst-forge: pending, success, failure, error)", load: () => import('./status/cli.ts') },
   cmp: { summary: "the Argo CD plugin: a release pointer's Kubernetes objects (`cmp discover|generate`)", load: () => import('./cmp/cli.ts') },
 };
 

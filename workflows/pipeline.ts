@@ -4,6 +4,7 @@ import { standardLabels } from '../cdk8s/constructs/labels.ts';
 import { stepTemplate, workflowArguments, type StepInput } from '../cdk8s/constructs/step-template.ts';
 import type { PlatformConfig } from '../cdk8s/platform-config.ts';
 import { groupOutput, outputFile } from '../steps/lib/contract.ts';
+import { commitStatusTask, commitStatusTemplate } from './commit-status.ts';
 import { discoveryInputs, discoveryOutputs } from './discovery.ts';
 import { dispatchTemplate } from './dispatch.ts';
 import { workflowMetadata } from './metadata.ts';
@@ -70,7 +71,8 @@ const summaryInputs: StepInput[] = [
 
 /**
  * forge-pipeline: a commit end to end (docs/templates/forge-pipeline.md): discovery on the
- * `discovery` pool, the phase-group slots on the `ci` pool, and a summary as the exit handler.
+ * `discovery` pool, the phase-group slots on the `ci` pool, and a summary as the exit handler
+ * (beside it, with a github section in the platform config, the run's commit status).
  * With a release section in the platform config, forge-release follows for every project whose
  * release trigger fired (it promotes the images it builds and deploys where policy lets it).
  */
@@ -136,10 +138,12 @@ export function pipelineTemplate(config: PlatformConfig): IWorkflowTemplate {
                   ],
                 },
               },
+              ...(config.github ? [commitStatusTask()] : []),
             ],
           },
         },
         summary,
+        ...(config.github ? [commitStatusTemplate(config, config.github)] : []),
       ],
     },
   };

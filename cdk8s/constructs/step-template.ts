@@ -45,8 +45,12 @@ export interface StepTemplateProps {
   env?: Record<string, string>;
   /** ConfigMaps and Secrets mounted read-only (settings, keys). */
   mounts?: { name: string; mountPath: string; configMap?: string; secret?: string; items?: { key: string; path: string }[] }[];
-  /** Environment variables read from Secrets (credentials never travel as parameters). */
-  secretEnv?: { name: string; secret: string; key: string }[];
+  /**
+   * Environment variables read from Secrets (credentials never travel as parameters). `optional`:
+   * the pod starts without the variable when the Secret or key is missing (the tool then says so)
+   * instead of waiting in CreateContainerConfigError until its deadline.
+   */
+  secretEnv?: { name: string; secret: string; key: string; optional?: boolean }[];
   /** Run this step's pod as another account than the workflow's (a narrower or cloud identity). */
   serviceAccountName?: string;
   /** Requests and limits, when not the platform's step default (dispatchers are smaller). */
@@ -116,7 +120,7 @@ export function stepTemplate(config: PlatformConfig, props: StepTemplateProps): 
         { name: envName('outputs-dir'), value: OUTPUTS_DIR },
         ...(config.registries.insecure.length > 0 ? [{ name: 'FORGE_INSECURE_REGISTRIES', value: config.registries.insecure.join(',') }] : []),
         { name: 'HOME', value: '/tmp' },
-        ...(props.secretEnv ?? []).map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key } } })),
+        ...(props.secretEnv ?? []).map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key, ...(e.optional ? { optional: true } : {}) } } })),
       ],
       resources: {
         requests: { ...(props.resources ?? config.steps.resources).requests },

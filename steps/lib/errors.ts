@@ -34,7 +34,8 @@ export type ForgeErrorCode =
   | 'ARGO_SERVER_NOT_FOUND'
   | 'ARGO_SERVER_CONFLICT'
   | 'ARGO_SERVER_FAILED'
-  | 'WAIT_TIMEOUT';
+  | 'WAIT_TIMEOUT'
+  | 'GITHUB_FAILED';
 
 export interface ForgeErrorDetail {
   /** File the problem is in, relative to the repository root when there is one. */

@@ -4,16 +4,19 @@ import { optionsOf, parseToolArgs, runMain } from '../lib/cli.ts';
 import { ForgeError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { createOrAttach, failedLogs, Progress, submitWorkflow, type SubmitInput } from '../lib/submission/index.ts';
+import { setPendingStatus } from './commit-status.ts';
 
 const usage = `Usage: forge submit --repo-url URL --commit SHA [--branch B | --tag T | --pr N] [--wait]
                     [--template forge-pipeline] [--attempt N] [--server URL] [--namespace NS] [--token-file F]
+                    [--github-token-file F] [--github-api-url URL]
 
 Starts a run of a library WorkflowTemplate through the Argo Server REST API: creates a Workflow
 that references the template (never the /submit endpoint), named from the repository, the commit
 and the attempt, so submitting the same commit again attaches to the run already there. Prints the
 Argo UI link first. Without --wait it returns at once; with --wait it prints node progress and the
 logs of failing tasks, reconnects when the stream drops, and exits 0 (Succeeded), 1 (Failed) or
-2 (Error).
+2 (Error). With a GitHub token it also sets the commit status ci/catalyst-forge to pending, linking
+to the run (a status GitHub refuses is a warning: the run goes on).
 
 Options (each may also come from FORGE_<OPTION>):
   --repo-url URL       the repository (https://, ssh:// or git@host:; no credentials)
@@ -25,6 +28,9 @@ Options (each may also come from FORGE_<OPTION>):
   --server URL         the Argo Server (default $ARGO_SERVER; http://localhost:2746 if unset)
   --namespace NS       the namespace of the templates and runs (default $ARGO_NAMESPACE or argo)
   --token-file F       file holding the bearer token (default: $ARGO_TOKEN; never printed)
+  --github-token-file F  a GitHub token that may write commit statuses (default: $GITHUB_TOKEN;
+                       neither set: no commit status)
+  --github-api-url URL GitHub's REST API (default https://api.github.com)
 `;
 
 const schema = z.object({
@@ -39,10 +45,13 @@ const schema = z.object({
   server: z.string().optional(),
   namespace: z.string().optional(),
   'token-file': z.string().optional(),
+  'github-token-file': z.string().optional(),
+  'github-api-url': z.string().default('https://api.github.com'),
   help: z.boolean().optional(),
 });
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+const warn = (line: string) => process.stderr.write(`${line}\n`);
 
 /** ARGO_SERVER as the argo CLI takes it: `host:port`, https unless ARGO_SECURE=false. */
 function defaultServer(env: NodeJS.ProcessEnv): string {
@@ -77,9 +86,15 @@ export async function main(argv: string[]): Promise<void> {
     const client = new ArgoServerClient(conn);
     const name = wf.metadata.name!;
     // The link first: a CI log shows where to look even if what follows fails.
-    out(`${conn.base}/workflows/${input.namespace}/${name}`);
+    const link = `${conn.base}/workflows/${input.namespace}/${name}`;
+    out(link);
     const { workflow, attached } = await createOrAttach(client, wf, input, out);
     out(attached ? `attached to workflow ${input.namespace}/${name} (created ${workflow.metadata.creationTimestamp ?? 'earlier'}; phase ${workflow.status?.phase ?? 'Pending'})` : `created workflow ${input.namespace}/${name} from template ${input.template}`);
+    // A finished run keeps its final status: pending only for a run that is new or still going.
+    if (!attached || !finishedPhase(workflow)) {
+      const status = await setPendingStatus({ repoUrl: input.repoUrl, commit: input.commit, targetUrl: link, apiUrl: v['github-api-url'], tokenFile: v['github-token-file'] });
+      if (status) (status.ok ? out : warn)(status.line);
+    }
     if (!v.wait) return;
 
     const progress = new Progress();

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installArgo, setStatus, startArgoServer, type ArgoServer } from '../../test/helpers/argo-server.ts';
 import { kubeApiServerAvailable, kubeApiServerMissing, startKubeApiServer, type KubeApiServer } from '../../test/helpers/kube-apiserver.ts';
 import { freePort } from '../../test/helpers/ports.ts';
+import { startGithubStatusServer } from '../../test/helpers/github-status-server.ts';
 import { ArgoServerClient, connect } from '../lib/argo-server/index.ts';
 import { workflowName } from '../lib/submission/index.ts';
 
@@ -50,6 +51,7 @@ afterAll(async () => {
     expect(o).not.toContain(ADMIN);
     expect(o).not.toContain(BAD_TOKEN);
     expect(o).not.toContain('forge-test-reader');
+    expect(o).not.toMatch(/ghs_/);
   }
 }, 30_000);
 
@@ -58,7 +60,8 @@ const args = (commit: string, extra: string[] = [], token = 'admin') => [
 ];
 
 function submit(a: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; all: true; env: Record<string, string> }> {
-  const child = execa(forge, a, { reject: false, all: true, env: { FORGE_LOG_LEVEL: 'warn', ...env } });
+  // GITHUB_TOKEN emptied: a token in the environment running the tests never reaches GitHub.
+  const child = execa(forge, a, { reject: false, all: true, env: { FORGE_LOG_LEVEL: 'warn', GITHUB_TOKEN: '', ...env } });
   void child.then((r) => outputs.push(r.all ?? ''));
   return child;
 }
@@ -233,6 +236,47 @@ describe('forge submit against a real argo server', () => {
     expect(reasons.slice(0, 2)).toEqual(['no data for 400 ms', 'no data for 400 ms']);
     expect(phases.at(-1)).toBe('Succeeded');
   });
+
+  it('sets the commit status pending with the UI link once the run exists; a status GitHub refuses is only a warning', async () => {
+    const GH = 'ghs_submit-status-token';
+    const github = await startGithubStatusServer(GH);
+    try {
+      await writeFile(join(dir, 'github'), GH);
+      await writeFile(join(dir, 'github-wrong'), 'ghs_wrong-submit-token');
+      const commit = sha(50);
+      const name = workflowName(REPO, commit, 1);
+      const r = await submit(args(commit, ['--github-token-file', join(dir, 'github'), '--github-api-url', github.apiUrl]));
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.stdout.split('\n')).toEqual([`${argo.url}/workflows/${NS}/${name}`, `created workflow ${NS}/${name} from template forge-pipeline`, `commit status ci/catalyst-forge: pending on acme/shop@${commit.slice(0, 12)}`]);
+      expect(github.received).toEqual([
+        { path: `/api/repos/acme/shop/statuses/${commit}`, body: { state: 'pending', target_url: `${argo.url}/workflows/${NS}/${name}`, description: 'Pipeline started - discovering projects...', context: 'ci/catalyst-forge' } },
+      ]);
+      // GITHUB_TOKEN does the same; a retried submit of a run still going sets pending again.
+      const again = await submit(args(commit, ['--github-api-url', github.apiUrl]), { GITHUB_TOKEN: GH });
+      expect(again.stdout).toContain('attached to workflow');
+      expect(github.received).toHaveLength(2);
+      // A run that has finished keeps its final status.
+      await setStatus(kc, NS, name, { phase: 'Succeeded', nodes: {} });
+      expect((await submit(args(commit, ['--github-api-url', github.apiUrl]), { GITHUB_TOKEN: GH })).exitCode).toBe(0);
+      expect(github.received).toHaveLength(2);
+      // Refused (401), or no GitHub-shaped repository: warnings, the run is created all the same.
+      const refused = await submit(args(sha(51), ['--github-token-file', join(dir, 'github-wrong'), '--github-api-url', github.apiUrl]));
+      expect(refused.exitCode, refused.all).toBe(0);
+      expect(refused.stdout).toContain(`created workflow ${NS}/${workflowName(REPO, sha(51), 1)}`);
+      expect(refused.stderr).toContain(`warning: commit status not set (the run goes on): GitHub POST /api/repos/acme/shop/statuses/${sha(51)}: 401 Bad credentials (the token is not valid or has expired`);
+      const other = 'ssh://git@git.example/group/sub/shop.git';
+      const notGithub = await submit(args(sha(52), ['--repo-url', other, '--github-api-url', github.apiUrl]), { GITHUB_TOKEN: GH });
+      expect(notGithub.exitCode, notGithub.all).toBe(0);
+      expect(notGithub.stderr).toContain('warning: commit status not set (the run goes on): repository URL "ssh://git.example/group/sub/shop.git": its path must be owner/repo (got 3 segments)');
+      // Without a token nothing is sent.
+      const none = await submit(args(sha(53), ['--github-api-url', github.apiUrl]));
+      expect(none.exitCode, none.all).toBe(0);
+      expect(none.all).not.toContain('commit status');
+      expect(github.received).toHaveLength(2);
+    } finally {
+      await github.stop();
+    }
+  }, 60_000);
 
   it('the client stops a running workflow and reads logs (none without pods)', async () => {
     const client = new ArgoServerClient(connect({ server: argo.url, token: ADMIN }));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../lib/duration.ts';
+import { commitState } from '../lib/github/status.ts';
 import { redactUrl } from '../lib/log.ts';
 
 /**
@@ -32,10 +33,8 @@ export interface Summary {
   failures: { task: string; message: string }[];
 }
 
-/** Argo's workflow status → the commit status state (reference §2.7: anything unknown is an error). */
-export function commitState(status: string): Summary['state'] {
-  return status === 'Succeeded' ? 'success' : status === 'Failed' ? 'failure' : 'error';
-}
+/** Argo's workflow status → the commit status state (shared with `forge status`). */
+export { commitState };
 
 export function summarize(input: SummaryInput): Summary {
   let failures: Summary['failures'] = [];

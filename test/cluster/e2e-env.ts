@@ -234,6 +234,8 @@ export async function synthesizeAndApply(
   config.imagePullPolicy = env.pullPolicy;
   delete config.artifactRepositoryRef;
   delete config.admission;
+  // No GitHub here: the exit handler's commit status step would fail (visibly, without changing the run's phase).
+  delete config.github;
   opts.adjust?.(config);
   const configFile = path.join(tmp, 'platform.yaml');
   fs.writeFileSync(configFile, stringify(config));

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
 import { ForgeError } from '../errors.ts';
+import { githubCall, type GithubCall } from '../github/rest.ts';
 
 /**
  * The `github` publisher: a binary or archive uploaded as an asset of the GitHub release of a tag
@@ -62,32 +63,6 @@ async function releaseOf(target: GithubTarget, repo: string): Promise<z.infer<ty
   return release.parse(await call(target, 'POST', `${repo}/releases`, Buffer.from(JSON.stringify({ tag_name: target.tag, name: target.tag, draft: false, prerelease: false })), 'application/json'));
 }
 
-async function call(target: GithubTarget, method: string, url: string, body?: Buffer, type?: string, notFoundOk = false): Promise<unknown> {
-  const res = await fetch(url, {
-    method,
-    headers: {
-      Accept: 'application/vnd.github+json',
-      Authorization: `Bearer ${target.token}`,
-      'X-GitHub-Api-Version': '2022-11-28',
-      'User-Agent': 'forge-workflows',
-      ...(type ? { 'Content-Type': type } : {}),
-    },
-    ...(body ? { body } : {}),
-  }).catch((e: Error) => {
-    throw new ForgeError('COPY_FAILED', `GitHub ${method} ${new URL(url).pathname}: ${e.message}`);
-  });
-  if (res.status === 404 && notFoundOk) return undefined;
-  const text = await res.text();
-  if (!res.ok) {
-    const message = (() => {
-      try {
-        return (JSON.parse(text) as { message?: string }).message ?? text.slice(0, 200);
-      } catch {
-        return text.slice(0, 200);
-      }
-    })();
-    const hint = res.status === 401 ? ' (the token is not valid)' : res.status === 403 ? ' (the token may not write releases of this repository)' : res.status === 404 ? ' (no such repository, or the token cannot see it)' : '';
-    throw new ForgeError('COPY_FAILED', `GitHub ${method} ${new URL(url).pathname}: ${res.status} ${message}${hint}`);
-  }
-  return text ? JSON.parse(text) : undefined;
+function call(target: GithubTarget, method: GithubCall['method'], url: string, body?: Buffer, type?: string, notFoundOk = false): Promise<unknown> {
+  return githubCall({ method, url, token: target.token, body, type, notFoundOk, code: 'COPY_FAILED', hints: { 403: 'the token may not write releases of this repository' } });
 }
