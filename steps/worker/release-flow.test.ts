@@ -169,8 +169,10 @@ describe('a release of examples/monorepo api on the artifact and release pools',
     // What Argo CD's plugin prints for that directory: the Deployment runs the promoted image by digest.
     const path = pointer.slice(0, pointer.lastIndexOf('/'));
     const cmp = await execa(process.execPath, [FORGE, 'cmp', 'generate', '--dir', join(clone, path), '--path', path, '--release-registry', `${registry.host}/releases`, '--key', keys.release.publicKey, '--transparency-log', 'false'], { env: { PATH } });
-    const objects = YAML.parseAllDocuments(cmp.stdout).map((d) => d.toJS() as { kind: string; spec?: { template?: { spec?: { containers?: { image: string }[] } } } });
+    const objects = YAML.parseAllDocuments(cmp.stdout).map((d) => d.toJS() as { kind: string; metadata: { annotations?: Record<string, string> }; spec?: { template?: { spec?: { containers?: { image: string }[] } } } });
     expect(objects.map((o) => o.kind)).toEqual(['Deployment', 'Service']);
+    // A publisher's output reached the rendering too.
+    expect(objects[0]!.metadata.annotations).toEqual({ 'forge.dev/image-tag': `sha-${repo.commit}` });
     expect(objects[0]!.spec!.template!.spec!.containers![0]!.image).toBe(`${registry.host}/trusted/forge-demo/api/api-server@${artifact.digest}`);
   }, 600_000);
 

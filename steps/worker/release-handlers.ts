@@ -15,6 +15,7 @@ import { signingOptions } from '../lib/release/settings.ts';
 import { tagSafe } from '../lib/release/tags.ts';
 import type { DiscoveredProject } from '../discover/contract.ts';
 import { renderResources, type ArtifactValues } from '../discover/render.ts';
+import { releaseFacts } from '../deploy/deploy.ts';
 import type { HandlerContext, HandlerOutcome } from './handlers.ts';
 import { incomingImage } from './incoming-image.ts';
 import { projectAt } from './project-at.ts';
@@ -69,7 +70,8 @@ export async function handleRelease(ctx: HandlerContext): Promise<HandlerOutcome
   const built = await artifactResults(ctx, job, Object.keys(found.artifacts).sort());
   const promotions = new PromotionRecords(db);
   const values: Record<string, ArtifactValues> = {};
-  for (const a of built) values[a.name] = { uri: a.type === 'container' ? await promotedUri(promotions, a) : a.uri, digest: a.digest };
+  // A container deploys from where it was promoted; every publisher's and the producer's outputs come along.
+  for (const a of built) values[a.name] = { uri: a.type === 'container' ? await promotedUri(promotions, a) : a.uri, digest: a.digest, producer: a.producer, publishers: a.publishers };
   const rendered = await renderResources({ root: ctx.dir, repoFile: '.forge/repo.cue', projectFile: `${path === '.' ? '' : `${path}/`}.forge/project.cue`, artifacts: values });
   const layer = await packResources(rendered.files);
   ctx.log.write('forge', `rendered ${rendered.files.length} object(s): ${rendered.files.map((f) => f.name).join(', ') || 'none'}`);
@@ -86,8 +88,10 @@ export async function handleRelease(ctx: HandlerContext): Promise<HandlerOutcome
   const digest = await digestOf(`${imageRepository}:${job.commit}`);
   if (!recorded.created) ctx.log.write('forge', `release ${recorded.number} of ${job.commit} exists: nothing pushed again`);
 
+  // What the policies see is the release as recorded (a rerun's trigger does not change it).
+  const facts = releaseFacts(recorded);
   const environments = Object.entries(settings.environments)
-    .filter(([name, policy]) => policy.autoDeploy && checkDeployment(settings.environments, name, { trigger: trigger === 'branch' ? 'branch_push' : trigger, branch }).allowed)
+    .filter(([name, policy]) => policy.autoDeploy && checkDeployment(settings.environments, name, facts).allowed)
     .map(([name]) => name);
   const message = `${project}: release ${recorded.number} (${Object.values(recorded.aliases).join(', ')}) ${recorded.created ? 'made' : 'already made'}: ${imageRepository}@${digest}; deploys to ${environments.join(', ') || 'no environment'} on its own`;
   return {
