@@ -6,8 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { installArgo, setStatus, startArgoServer, type ArgoServer } from '../../test/helpers/argo-server.ts';
-import { kubeApiServerAvailable, kubeApiServerMissing, startKubeApiServer, type KubeApiServer } from '../../test/helpers/kube-apiserver.ts';
+import { setStatus, startArgoStack, type ArgoServer } from '../../test/helpers/argo-server.ts';
 import { bundleAction } from '../build.ts';
 import { ArgoServerClient, connect } from '../lib/argo-server/index.ts';
 import { workflowName } from '../lib/submission/index.ts';
@@ -29,23 +28,20 @@ const actionYml = parse(await readFile(fileURLToPath(new URL('../../action/actio
   runs: { using: string; main: string };
 };
 
-let kube: KubeApiServer;
+let stack: Awaited<ReturnType<typeof startArgoStack>> | undefined;
 let argo: ArgoServer;
 let dir: string;
 let entry: string;
 
 beforeAll(async () => {
-  if (!kubeApiServerAvailable) throw new Error(`GitHub Action tests ${kubeApiServerMissing}`);
   dir = await mkdtemp(join(tmpdir(), 'forge-action-'));
   ({ file: entry } = await bundleAction(join(dir, 'index.mjs')));
-  kube = await startKubeApiServer();
-  await installArgo(kube.kubeConfig('admin'), NS, 'forge-pipeline');
-  argo = await startArgoServer(kube);
+  stack = await startArgoStack(NS, 'forge-pipeline', 'GitHub Action tests');
+  ({ argo } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  await argo?.stop();
-  await kube?.stop();
+  await stack?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
@@ -143,7 +139,7 @@ describe('the GitHub Action, run as the Actions runner runs it', () => {
     const run = startAction({ ...base(commit), wait: 'true', timeout: '60s' }, { GITHUB_REF: 'refs/tags/v1.0.0', GITHUB_REF_TYPE: 'tag', GITHUB_REF_NAME: 'v1.0.0' });
     await expect.poll(async () => (await run.outputs())['workflow-name'], { timeout: 30_000 }).toBe(name);
     await new Promise((r) => setTimeout(r, 1_000));
-    await setStatus(kube.kubeConfig('admin'), NS, name, { phase, message: code ? 'child failed' : undefined, nodes: {} });
+    await setStatus(stack!.kube.kubeConfig('admin'), NS, name, { phase, message: code ? 'child failed' : undefined, nodes: {} });
     const r = await run.child;
     expect(r.exitCode, r.all).toBe(code);
     expect((await run.outputs()).phase).toBe(phase);
@@ -161,7 +157,7 @@ describe('the GitHub Action, run as the Actions runner runs it', () => {
     expect(r.outputs.phase).toBe('Pending');
     const again = startAction({ ...base(commit), wait: 'true', timeout: '60s' });
     await expect.poll(async () => (await again.outputs()).url, { timeout: 30_000 }).toBeDefined();
-    await setStatus(kube.kubeConfig('admin'), NS, name, { phase: 'Succeeded', nodes: {} });
+    await setStatus(stack!.kube.kubeConfig('admin'), NS, name, { phase: 'Succeeded', nodes: {} });
     const done = await again.child;
     expect(done.exitCode, done.all).toBe(0);
     expect(done.stdout).toContain(`attached to workflow ${NS}/${name}`);

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installArgo, setStatus, startArgoServer, type ArgoServer } from '../../test/helpers/argo-server.ts';
-import { kubeApiServerAvailable, kubeApiServerMissing, startKubeApiServer, type KubeApiServer } from '../../test/helpers/kube-apiserver.ts';
+import { setStatus, startArgoStack, type ArgoServer } from '../../test/helpers/argo-server.ts';
+import type { KubeApiServer } from '../../test/helpers/kube-apiserver.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import { startGithubStatusServer } from '../../test/helpers/github-status-server.ts';
 import { ArgoServerClient, connect } from '../lib/argo-server/index.ts';
@@ -24,6 +24,7 @@ const ADMIN = 'forge-test-admin';
 const BAD_TOKEN = 'not-a-token-7f3a9c1e5b';
 const sha = (n: number) => n.toString(16).padStart(40, 'a');
 
+let stack: Awaited<ReturnType<typeof startArgoStack>> | undefined;
 let kube: KubeApiServer;
 let argo: ArgoServer;
 let kc: KubeConfig;
@@ -31,20 +32,17 @@ let dir: string;
 const outputs: string[] = [];
 
 beforeAll(async () => {
-  if (!kubeApiServerAvailable) throw new Error(`forge submit tests ${kubeApiServerMissing}`);
   dir = await mkdtemp(join(tmpdir(), 'forge-submit-'));
   await writeFile(join(dir, 'admin'), `${ADMIN}\n`);
   await writeFile(join(dir, 'reader'), 'forge-test-reader\n');
   await writeFile(join(dir, 'bad'), BAD_TOKEN);
-  kube = await startKubeApiServer();
+  stack = await startArgoStack(NS, 'forge-pipeline', 'forge submit tests');
+  ({ kube, argo } = stack);
   kc = kube.kubeConfig('admin');
-  await installArgo(kc, NS, 'forge-pipeline');
-  argo = await startArgoServer(kube);
 }, 120_000);
 
 afterAll(async () => {
-  await argo?.stop();
-  await kube?.stop();
+  await stack?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
   // No output of any run carried a token.
   for (const o of outputs) {

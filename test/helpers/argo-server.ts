@@ -7,7 +7,7 @@ import { request } from 'node:https';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { toolPath } from '../../steps/lib/tools.ts';
-import type { KubeApiServer } from './kube-apiserver.ts';
+import { kubeApiServerAvailable, kubeApiServerMissing, startKubeApiServer, type KubeApiServer } from './kube-apiserver.ts';
 import { freePort } from './ports.ts';
 import { upstreamFile } from './upstream-files.ts';
 import { stopProcess } from '../../steps/lib/stop-process.ts';
@@ -142,4 +142,25 @@ export async function startArgoServer(kube: KubeApiServer, timeoutMs = 60_000): 
     up: start,
     stop,
   };
+}
+
+/**
+ * The whole stack the submission tests talk to: a kube-apiserver with Argo's CRDs and `template`
+ * in `namespace`, and an argo server on it. `stop()` ends both (the server first).
+ */
+export async function startArgoStack(namespace: string, template: string, who: string): Promise<{ kube: KubeApiServer; argo: ArgoServer; stop(): Promise<void> }> {
+  if (!kubeApiServerAvailable) throw new Error(`${who} ${kubeApiServerMissing}`);
+  const kube = await startKubeApiServer();
+  try {
+    await installArgo(kube.kubeConfig('admin'), namespace, template);
+    const argo = await startArgoServer(kube);
+    const stop = async () => {
+      await argo.stop();
+      await kube.stop();
+    };
+    return { kube, argo, stop };
+  } catch (e) {
+    await kube.stop();
+    throw e;
+  }
 }
